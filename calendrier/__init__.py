@@ -1,0 +1,49 @@
+"""calendrier: an event calendar and booking service for cultural and training venues."""
+
+from pathlib import Path
+
+from flask import Flask
+
+from .config import configure
+from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    configure(app, test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    mail.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+
+    from . import accounts, database, i18n, web  # noqa: F401 - accounts registers the user loader
+    from .domain import outbox
+
+    database.init_app(app)
+    outbox.init_app(app)  # delivery right after the commit, when configured
+    i18n.init_app(app, babel)
+    web.init_app(app)
+
+    from .api import init_app as init_api
+    from .cli import register_commands
+    from .feeds.views import bp as feeds_bp
+    from .manage.views import bp as manage_bp
+    from .public.views import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(feeds_bp)
+    app.register_blueprint(manage_bp, url_prefix="/manage")
+    init_api(app)
+    register_commands(app)
+    return app

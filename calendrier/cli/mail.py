@@ -1,0 +1,75 @@
+import logging
+import signal
+import threading
+from datetime import timedelta
+
+import click
+
+from ..domain import outbox, reminders
+from ..extensions import db
+from ..timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@click.group("mail", help="The email outbox.")
+def mail_group():
+    pass
+
+
+@mail_group.command("send")
+@click.option("--watch", is_flag=True, help="Keep delivering until stopped (SIGTERM, Ctrl-C).")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
+@click.option("--batch", default=100, show_default=True, help="Messages claimed at a time.")
+def send(watch: bool, interval: float, batch: int):
+    """Deliver the outbox (failures are retried later with backoff).
+
+    Several workers may run at once: each message is claimed by one of them.
+    Stopped by SIGTERM or Ctrl-C, a watching worker finishes the message in hand.
+    """
+    if not watch:
+        report = outbox.deliver_all(batch)
+        click.echo(f"sent {report.sent}, failed {report.failed} (will retry)")
+        return
+    stop = threading.Event()
+    handler = lambda *_: stop.set()  # noqa: E731
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        while not stop.is_set():
+            try:
+                report = outbox.deliver_all(batch)
+            except Exception as error:  # database or mail server away: try again later
+                db.session.rollback()
+                log.exception("delivery round failed")
+                click.echo(f"delivery failed, retrying: {error}", err=True)
+            else:
+                if report.claimed:
+                    click.echo(f"sent {report.sent}, failed {report.failed} (will retry)")
+            stop.wait(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo("stopped")
+
+
+@mail_group.command("status")
+def status():
+    """How many emails are queued, being sent, sent and given up."""
+    for state, count in outbox.counts().items():
+        click.echo(f"{state}: {count}")
+
+
+@mail_group.command("retry")
+@click.option("--days", type=int, default=None, help="Only messages written in the last DAYS days.")
+def retry(days: int | None):
+    """Queue again the emails that were given up (e.g. after fixing the mail settings)."""
+    since = utcnow() - timedelta(days=days) if days is not None else None
+    click.echo(f"queued {outbox.retry_failed(since)} email(s) again")
+
+
+@mail_group.command("reminders")
+def queue_reminders():
+    """Queue one reminder per confirmed booking for occurrences starting within a day."""
+    count = reminders.queue_reminders()
+    click.echo(f"queued {count} reminder(s)")

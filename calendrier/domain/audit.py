@@ -1,0 +1,38 @@
+"""Who changed what: one row per change to events, occurrences and bookings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..extensions import db
+from ..models import AuditEntry, User
+
+
+def record(
+    actor: User | None,
+    action: str,
+    obj: Any,
+    organisation_id: int | None = None,
+    **details: Any,
+) -> AuditEntry:
+    """Add an audit row to the caller's transaction (it commits with the change)."""
+    entry = AuditEntry(
+        user_id=actor.id if actor is not None else None,
+        organisation_id=organisation_id,
+        action=action,
+        object_type=type(obj).__name__.lower(),
+        object_id=getattr(obj, "id", None),
+        details={k: _plain(v) for k, v in details.items()},
+    )
+    db.session.add(entry)
+    return entry
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)

@@ -1,0 +1,638 @@
+"""Every rule about seats, waiting lists, approvals and cancellations.
+
+Each public function here owns its transaction: it locks the occurrence row,
+checks, writes the booking and its emails to the outbox, and commits once.
+The pages, the API, the organiser area and the CLI all call these functions.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import (
+    ACTIVE_BOOKING_STATUSES,
+    Booking,
+    BookingStatus,
+    Event,
+    EventStatus,
+    Occurrence,
+    OccurrenceStatus,
+    OutboxMessage,
+    User,
+)
+from ..timeutil import utcnow
+from . import audit
+from .errors import (
+    BookingClosed,
+    CancellationClosed,
+    CapacityBelowBookings,
+    InvalidSeats,
+    InvalidTransition,
+    NotFound,
+    OccurrenceFull,
+    TooManySeats,
+)
+from .notifications import queue_booking_email
+from .reminders import drop_reminder
+
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out by phone
+
+
+def new_reference() -> str:
+    raw = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass
+class BookingRequest:
+    name: str
+    email: str
+    seats: int
+    phone: str = ""
+    locale: str = "fr"
+    consent: bool = True
+    source: str = "web"
+    idempotency_key: str | None = None
+
+
+@dataclass
+class BookingResult:
+    booking: Booking
+    created: bool  # False: an existing booking was returned (same email or idempotency key)
+
+
+# --- reading ---------------------------------------------------------------
+
+
+def seats_taken(occurrence_id: int) -> int:
+    return db.session.scalar(
+        select(func.coalesce(func.sum(Booking.seats), 0)).where(
+            Booking.occurrence_id == occurrence_id,
+            Booking.status == BookingStatus.CONFIRMED,
+        )
+    )
+
+
+def seats_taken_by_occurrence(occurrence_ids: list[int]) -> dict[int, int]:
+    """Confirmed seats for many occurrences in one query (list pages)."""
+    if not occurrence_ids:
+        return {}
+    rows = db.session.execute(
+        select(Booking.occurrence_id, func.sum(Booking.seats))
+        .where(
+            Booking.occurrence_id.in_(occurrence_ids),
+            Booking.status == BookingStatus.CONFIRMED,
+        )
+        .group_by(Booking.occurrence_id)
+    )
+    taken = dict.fromkeys(occurrence_ids, 0)
+    taken.update({occurrence_id: int(total) for occurrence_id, total in rows})
+    return taken
+
+
+def booking_window(occurrence: Occurrence) -> tuple[datetime | None, datetime]:
+    """When booking opens (None: already) and closes (by default at the start)."""
+    closes = occurrence.booking_closes_at or occurrence.starts_at
+    return occurrence.booking_opens_at, min(closes, occurrence.starts_at)
+
+
+def is_booking_open(occurrence: Occurrence, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    opens, closes = booking_window(occurrence)
+    return (
+        occurrence.status == OccurrenceStatus.SCHEDULED
+        and occurrence.event.status == EventStatus.PUBLISHED
+        and (opens is None or opens <= now)
+        and now < closes
+    )
+
+
+def cancellation_deadline(occurrence: Occurrence) -> datetime:
+    return occurrence.starts_at - timedelta(hours=occurrence.cancellation_deadline_hours or 0)
+
+
+def can_attendee_cancel(booking: Booking, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return booking.is_active and now < cancellation_deadline(booking.occurrence)
+
+
+def find_active_booking(occurrence_id: int, email: str) -> Booking | None:
+    return db.session.scalar(
+        select(Booking).where(
+            Booking.occurrence_id == occurrence_id,
+            Booking.email == normalise_email(email),
+            Booking.status.in_(ACTIVE_BOOKING_STATUSES),
+        )
+    )
+
+
+def find_by_idempotency_key(key: str) -> Booking | None:
+    return db.session.scalar(select(Booking).where(Booking.idempotency_key == key))
+
+
+# --- locking ---------------------------------------------------------------
+
+
+def lock_occurrence(occurrence_id: int) -> Occurrence:
+    """Take the occurrence's row lock for the rest of the transaction.
+
+    On PostgreSQL this is ``SELECT ... FOR UPDATE``; on SQLite every
+    transaction already holds the database's write lock (see ``database.py``).
+    Every change to an occurrence's bookings goes through here first, so the
+    seat count read after it cannot change until the commit.
+    """
+    occurrence = db.session.scalar(
+        select(Occurrence)
+        .where(Occurrence.id == occurrence_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if occurrence is None:
+        raise NotFound(occurrence_id)
+    occurrence.version = (occurrence.version or 0) + 1
+    return occurrence
+
+
+# --- booking ----------------------------------------------------------------
+
+
+def book(
+    occurrence_id: int,
+    request: BookingRequest,
+    *,
+    override_capacity: bool = False,
+    actor: User | None = None,
+    now: datetime | None = None,
+) -> BookingResult:
+    """Take a booking, or say why not. Commits.
+
+    ``actor`` is an organiser adding the booking by hand: the booking window
+    and the per-booking maximum do not apply to them and no approval is
+    needed, but the capacity still does unless they explicitly ask for
+    ``override_capacity`` (a group squeezed in at the door).
+
+    Returns the existing booking (``created=False``) for a repeated idempotency
+    key or an email that already holds a live booking on this occurrence.
+    Raises ``BookingClosed``, ``TooManySeats`` or ``OccurrenceFull``.
+    """
+    now = now or utcnow()
+    if request.idempotency_key:
+        existing = find_by_idempotency_key(request.idempotency_key)
+        if existing is not None:
+            return BookingResult(existing, created=False)
+
+    try:
+        occurrence = lock_occurrence(occurrence_id)
+        booking, created = _take(occurrence, request, override_capacity, actor, now)
+        if created:
+            db.session.commit()
+        else:
+            db.session.rollback()
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the race.
+        db.session.rollback()
+        existing = request.idempotency_key and find_by_idempotency_key(request.idempotency_key)
+        if existing:
+            return BookingResult(existing, created=False)
+        raise
+    except BaseException:
+        db.session.rollback()
+        raise
+    return BookingResult(booking, created=created)
+
+
+def _take(
+    occurrence: Occurrence,
+    request: BookingRequest,
+    override_capacity: bool,
+    actor: User | None,
+    now: datetime,
+) -> tuple[Booking, bool]:
+    email = normalise_email(request.email)
+    existing = find_active_booking(occurrence.id, email)
+    if existing is None and request.idempotency_key:
+        # Seen again under the lock: a retry that waited for the first attempt.
+        existing = find_by_idempotency_key(request.idempotency_key)
+    if existing is not None:
+        return existing, False
+    by_organiser = actor is not None or override_capacity
+    if occurrence.status != OccurrenceStatus.SCHEDULED:
+        raise BookingClosed()
+    if not by_organiser and not is_booking_open(occurrence, now):
+        raise BookingClosed()
+    if request.seats < 1:
+        raise TooManySeats(occurrence.max_seats_per_booking)
+    if not by_organiser and request.seats > occurrence.max_seats_per_booking:
+        raise TooManySeats(occurrence.max_seats_per_booking)
+
+    free = occurrence.capacity - seats_taken(occurrence.id)
+    if free > 0 and occurrence.waitlist and promote_waitlist(occurrence, now):
+        # Seats freed by a change made outside these rules go to the queue first.
+        free = occurrence.capacity - seats_taken(occurrence.id)
+    if occurrence.requires_approval and not by_organiser:
+        # Pending requests hold no seats: see "Approvals" in the README.
+        status = BookingStatus.PENDING
+    elif request.seats <= free or override_capacity:
+        status = BookingStatus.CONFIRMED
+    elif occurrence.waitlist:
+        status = BookingStatus.WAITLISTED
+    else:
+        raise OccurrenceFull()
+
+    booking = Booking(
+        occurrence=occurrence,
+        reference=new_reference(),
+        token=new_token(),
+        name=request.name.strip(),
+        email=email,
+        phone=(request.phone or "").strip(),
+        seats=request.seats,
+        status=status,
+        locale=request.locale if request.locale in ("fr", "en") else "fr",
+        source=request.source,
+        idempotency_key=request.idempotency_key or None,
+        consent_at=now if request.consent else None,
+        confirmed_at=now if status == BookingStatus.CONFIRMED else None,
+        created_at=now,
+    )
+    db.session.add(booking)
+    db.session.flush()
+    queue_booking_email(booking, str(status))
+    _audit(
+        actor,
+        "booking.created",
+        booking,
+        status=status,
+        seats=booking.seats,
+        source=booking.source,
+        override_capacity=override_capacity,
+    )
+    return booking, True
+
+
+# --- one transaction per change ---------------------------------------------
+
+
+@contextmanager
+def _change(occurrence_id: int) -> Iterator[Occurrence]:
+    """Lock the occurrence, run the change, commit once; roll back on any error."""
+    try:
+        yield lock_occurrence(occurrence_id)
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+
+
+@contextmanager
+def _change_booking(booking_id: int) -> Iterator[tuple[Booking, Occurrence]]:
+    """The same, for a change to one booking: read it again under the lock."""
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
+        db.session.rollback()
+        raise NotFound(booking_id)
+    with _change(booking.occurrence_id) as occurrence:
+        db.session.refresh(booking)
+        yield booking, occurrence
+
+
+def _audit(actor: User | None, action: str, obj: Booking | Occurrence, **details) -> None:
+    occurrence = obj.occurrence if isinstance(obj, Booking) else obj
+    details.setdefault("by", "organiser" if actor is not None else "attendee")
+    if isinstance(obj, Booking):
+        details.setdefault("reference", obj.reference)
+        details.setdefault("occurrence_id", occurrence.id)
+    audit.record(actor, action, obj, organisation_id=occurrence.event.organisation_id, **details)
+
+
+def _end(booking: Booking, status: BookingStatus, now: datetime) -> None:
+    booking.status = status
+    booking.cancelled_at = now
+    drop_reminder(booking)  # no "see you tomorrow" after a cancellation
+
+
+# --- approvals ---------------------------------------------------------------
+
+
+def approve(
+    booking_id: int,
+    *,
+    actor: User | None = None,
+    override_capacity: bool = False,
+    now: datetime | None = None,
+) -> Booking:
+    """The organiser accepts a pending request: it takes its seats now. Commits.
+
+    Raises ``InvalidTransition`` unless the booking is pending, and
+    ``OccurrenceFull`` when its seats no longer fit (unless ``override_capacity``).
+    """
+    now = now or utcnow()
+    with _change_booking(booking_id) as (booking, occurrence):
+        if booking.status != BookingStatus.PENDING:
+            raise InvalidTransition()
+        if occurrence.status != OccurrenceStatus.SCHEDULED:
+            raise BookingClosed()
+        free = occurrence.capacity - seats_taken(occurrence.id)
+        if booking.seats > free and not override_capacity:
+            raise OccurrenceFull()
+        booking.status = BookingStatus.CONFIRMED
+        booking.confirmed_at = now
+        queue_booking_email(booking, "approved")
+        _audit(actor, "booking.approved", booking, override_capacity=override_capacity)
+    return booking
+
+
+def reject(booking_id: int, *, actor: User | None = None, now: datetime | None = None) -> Booking:
+    """The organiser declines a pending (or waiting) request. Commits."""
+    now = now or utcnow()
+    with _change_booking(booking_id) as (booking, occurrence):
+        if booking.status not in (BookingStatus.PENDING, BookingStatus.WAITLISTED):
+            raise InvalidTransition()
+        _end(booking, BookingStatus.REJECTED, now)
+        queue_booking_email(booking, "rejected")
+        _audit(actor, "booking.rejected", booking)
+        promote_waitlist(occurrence, now, actor=actor)
+    return booking
+
+
+# --- cancelling and the waiting list ---------------------------------------
+
+
+def cancel_by_attendee(booking_id: int, now: datetime | None = None) -> Booking:
+    """The attendee cancels from their link, until the organiser's deadline. Commits."""
+    now = now or utcnow()
+    with _change_booking(booking_id) as (booking, occurrence):
+        if not booking.is_active:
+            raise InvalidTransition()
+        if now >= cancellation_deadline(occurrence):
+            raise CancellationClosed()
+        _end(booking, BookingStatus.CANCELLED, now)
+        queue_booking_email(booking, "cancelled")
+        _audit(None, "booking.cancelled", booking, seats=booking.seats)
+        promote_waitlist(occurrence, now)
+    return booking
+
+
+def cancel_by_organiser(
+    booking_id: int,
+    *,
+    actor: User | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Booking:
+    """The organiser cancels someone's booking (no deadline applies). Commits."""
+    now = now or utcnow()
+    with _change_booking(booking_id) as (booking, occurrence):
+        if not booking.is_active:
+            raise InvalidTransition()
+        _end(booking, BookingStatus.CANCELLED, now)
+        queue_booking_email(booking, "cancelled_by_organiser", message=reason)
+        _audit(actor, "booking.cancelled", booking, seats=booking.seats, reason=reason)
+        promote_waitlist(occurrence, now, actor=actor)
+    return booking
+
+
+def change_seats(
+    booking_id: int, seats: int, *, actor: User | None = None, now: datetime | None = None
+) -> Booking:
+    """Change the number of seats of a live booking. Commits.
+
+    The attendee (``actor=None``) may only reduce, until the cancellation
+    deadline; an organiser may also add seats, within the capacity. Seats freed
+    go to the waiting list at once.
+    Raises ``InvalidSeats``, ``InvalidTransition``, ``CancellationClosed``,
+    ``OccurrenceFull``.
+    """
+    now = now or utcnow()
+    if seats < 1:
+        raise InvalidSeats()
+    with _change_booking(booking_id) as (booking, occurrence):
+        if not booking.is_active:
+            raise InvalidTransition()
+        before = booking.seats
+        if seats == before:
+            return booking
+        if actor is None:
+            if seats > before:
+                raise InvalidSeats()
+            if now >= cancellation_deadline(occurrence):
+                raise CancellationClosed()
+        if seats > before and booking.status == BookingStatus.CONFIRMED:
+            free = occurrence.capacity - seats_taken(occurrence.id)
+            if seats - before > free:
+                raise OccurrenceFull()
+        booking.seats = seats
+        queue_booking_email(booking, "seats_changed")
+        _audit(actor, "booking.seats_changed", booking, before=before, after=seats)
+        promote_waitlist(occurrence, now, actor=actor)
+    return booking
+
+
+def set_capacity(
+    occurrence_id: int, capacity: int, *, actor: User | None = None, now: datetime | None = None
+) -> Occurrence:
+    """Raise or lower an occurrence's capacity; seats freed go to the waiting list. Commits.
+
+    A capacity below the seats already confirmed is refused
+    (``CapacityBelowBookings``): which booking to drop is the organiser's choice,
+    made explicitly with ``cancel_by_organiser`` or ``change_seats``.
+    """
+    now = now or utcnow()
+    if capacity < 0:
+        raise CapacityBelowBookings(0)
+    with _change(occurrence_id) as occurrence:
+        confirmed = seats_taken(occurrence.id)
+        if capacity < confirmed:
+            raise CapacityBelowBookings(confirmed)
+        before = occurrence.capacity
+        if capacity != before:
+            occurrence.capacity = capacity
+            _audit(actor, "occurrence.capacity_changed", occurrence, before=before, after=capacity)
+            promote_waitlist(occurrence, now, actor=actor)
+    return occurrence
+
+
+def cancel_occurrence(
+    occurrence_id: int, reason: str, *, actor: User | None = None, now: datetime | None = None
+) -> Occurrence:
+    """The organiser cancels a date: every live booking ends and its holder is told. Commits.
+
+    SEQUENCE goes up so calendars that hold the date replace it with the
+    cancelled version; confirmed attendees get a cancelling ``.ics``.
+    """
+    now = now or utcnow()
+    with _change(occurrence_id) as occurrence:
+        if occurrence.status == OccurrenceStatus.CANCELLED:
+            raise InvalidTransition()
+        occurrence.status = OccurrenceStatus.CANCELLED
+        occurrence.cancelled_at = now
+        occurrence.cancel_reason = reason or ""
+        occurrence.sequence = (occurrence.sequence or 0) + 1
+        occurrence.updated_at = now
+        live = db.session.scalars(
+            select(Booking)
+            .where(
+                Booking.occurrence_id == occurrence.id,
+                Booking.status.in_(ACTIVE_BOOKING_STATUSES),
+            )
+            .order_by(Booking.id)
+        ).all()
+        for booking in live:
+            _end(booking, BookingStatus.CANCELLED, now)
+            queue_booking_email(booking, "occurrence_cancelled", message=reason or "")
+        _audit(
+            actor,
+            "occurrence.cancelled",
+            occurrence,
+            reason=reason or "",
+            bookings_cancelled=len(live),
+        )
+    return occurrence
+
+
+def check_in(
+    booking_id: int,
+    *,
+    actor: User | None = None,
+    undo: bool = False,
+    now: datetime | None = None,
+) -> Booking:
+    """Mark a confirmed attendee as arrived (or undo a mistaken mark). Commits.
+
+    Checking in twice keeps the first arrival time.
+    """
+    now = now or utcnow()
+    with _change_booking(booking_id) as (booking, _occurrence):
+        if booking.status != BookingStatus.CONFIRMED:
+            raise InvalidTransition()
+        if undo:
+            if booking.checked_in_at is not None:
+                booking.checked_in_at = None
+                _audit(actor, "booking.check_in_undone", booking)
+        elif booking.checked_in_at is None:
+            booking.checked_in_at = now
+            _audit(actor, "booking.checked_in", booking)
+    return booking
+
+
+def resend_booking_link(booking_id: int, now: datetime | None = None) -> bool:
+    """Email a live booking's link to its owner again. Commits.
+
+    Used when someone books again with an email that already holds a booking: the
+    link goes to that address, never to whoever typed it. At most one such email per
+    booking and hour, so the form cannot be used to flood someone's inbox.
+    Returns False when nothing was queued.
+    """
+    now = now or utcnow()
+    booking = db.session.get(Booking, booking_id)
+    if booking is None or not booking.is_active:
+        return False
+    key = f"existing:{booking.id}:{now:%Y%m%d%H}"
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)):
+        return False
+    queue_booking_email(booking, "existing", dedup_key=key)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same key queued at the same instant by another request
+        db.session.rollback()
+        return False
+    return True
+
+
+def promote_waitlist(
+    occurrence: Occurrence, now: datetime | None = None, *, actor: User | None = None
+) -> list[Booking]:
+    """Confirm, in order, the waiting people whose seats fit. Caller holds the lock.
+
+    A party too large for the seats free keeps its place in the queue while
+    smaller parties behind it are confirmed: seats never stay empty while
+    someone who fits is waiting.
+    """
+    now = now or utcnow()
+    db.session.flush()  # the caller's change counts in the seats taken
+    if occurrence.status != OccurrenceStatus.SCHEDULED or now >= occurrence.starts_at:
+        return []
+    free = occurrence.capacity - seats_taken(occurrence.id)
+    promoted: list[Booking] = []
+    if free <= 0:
+        return promoted
+    waiting = db.session.scalars(
+        select(Booking)
+        .where(
+            Booking.occurrence_id == occurrence.id,
+            Booking.status == BookingStatus.WAITLISTED,
+        )
+        .order_by(Booking.created_at, Booking.id)
+    )
+    for booking in waiting:
+        if booking.seats <= free:
+            booking.status = BookingStatus.CONFIRMED
+            booking.confirmed_at = now
+            free -= booking.seats
+            promoted.append(booking)
+            queue_booking_email(booking, "promoted")
+            _audit(actor, "booking.promoted", booking, seats=booking.seats, by="waiting list")
+        if free <= 0:
+            break
+    db.session.flush()
+    return promoted
+
+
+def public_event_query():
+    """Events the public may see."""
+    return select(Event).where(Event.status == EventStatus.PUBLISHED)
+
+
+# --- what a person sees at a glance -----------------------------------------
+
+LAST_PLACES = 5
+
+
+@dataclass(frozen=True)
+class Availability:
+    seats_left: int
+    state: str  # cancelled, past, not_yet_open, closed, full, waitlist, last_places, open
+    booking_open: bool
+    opens_at: datetime | None = None
+
+    @property
+    def can_request(self) -> bool:
+        """A form makes sense: a place can be taken or the waiting list joined."""
+        return self.state in ("open", "last_places", "waitlist")
+
+
+def availability(occurrence: Occurrence, taken: int, now: datetime | None = None) -> Availability:
+    now = now or utcnow()
+    left = max(occurrence.capacity - taken, 0)
+    opens, closes = booking_window(occurrence)
+    if occurrence.status == OccurrenceStatus.CANCELLED:
+        return Availability(left, "cancelled", False)
+    if occurrence.ends_at <= now:
+        return Availability(left, "past", False)
+    if opens is not None and now < opens:
+        return Availability(left, "not_yet_open", False, opens)
+    if now >= closes or occurrence.event.status != EventStatus.PUBLISHED:
+        return Availability(left, "closed", False)
+    if left <= 0 and not occurrence.requires_approval:
+        if occurrence.waitlist:
+            return Availability(0, "waitlist", True)
+        return Availability(0, "full", False)
+    if left <= min(LAST_PLACES, max(occurrence.capacity // 5, 1)):
+        return Availability(left, "last_places", True)
+    return Availability(left, "open", True)

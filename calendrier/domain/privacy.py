@@ -1,0 +1,251 @@
+"""Personal data: kept only as long as needed, and shown to the person it is about.
+
+Attendees' names, emails and phones are needed to run a date and to reach people
+about it. Once the date is well past (``PRIVACY_RETENTION_DAYS``), ``purge``
+anonymises them: the booking stays (seats, status, times: the statistics) but
+nothing in it, or in the emails written about it, points to a person any more.
+``export`` gathers everything held about one email address (GDPR right of access).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, cast, func, literal, or_, select, update
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..models import (
+    ApiToken,
+    AuditEntry,
+    Booking,
+    Occurrence,
+    OutboxMessage,
+    OutboxStatus,
+    User,
+)
+from ..timeutil import utcnow
+from .bookings import normalise_email
+
+ANONYMOUS_DOMAIN = "anonymised.invalid"  # RFC 2606: can never be a real address
+PURGE_BATCH = 500
+
+
+@dataclass
+class PurgeReport:
+    bookings: int = 0
+    emails: int = 0
+
+
+def anonymous_email(booking_id: int) -> str:
+    """Unique per booking: the one-live-booking-per-email index still holds."""
+    return f"booking-{booking_id}@{ANONYMOUS_DOMAIN}"
+
+
+def purge(older_than_days: int, *, now: datetime | None = None) -> PurgeReport:
+    """Anonymise the attendees of occurrences that ended ``older_than_days`` ago. Commits.
+
+    Idempotent (bookings already anonymised are left alone) and done in batches,
+    each its own short transaction, so it can run from cron at any time while the
+    site takes bookings; stopped half way, the next run finishes the work.
+    """
+    if older_than_days < 0:
+        raise ValueError("older_than_days must not be negative")
+    now = now or utcnow()
+    cutoff = now - timedelta(days=older_than_days)
+    ended = select(Occurrence.id).where(Occurrence.ends_at <= cutoff)
+    report = PurgeReport()
+    while True:
+        ids = list(
+            db.session.scalars(
+                select(Booking.id)
+                .where(Booking.occurrence_id.in_(ended), Booking.anonymised_at.is_(None))
+                .order_by(Booking.id)
+                .limit(PURGE_BATCH)
+            )
+        )
+        if not ids:
+            db.session.rollback()
+            return report
+        try:
+            report.emails += _anonymise(ids, now)
+        except BaseException:
+            db.session.rollback()
+            raise
+        db.session.commit()
+        report.bookings += len(ids)
+
+
+def _anonymise(booking_ids: list[int], now: datetime) -> int:
+    db.session.execute(
+        update(Booking),
+        [
+            {
+                "id": booking_id,
+                "name": "",
+                "email": anonymous_email(booking_id),
+                "phone": "",
+                "note": "",
+                # The old link must lead nowhere, whatever door reads it.
+                "token": secrets.token_urlsafe(32),
+                "idempotency_key": None,
+                "anonymised_at": now,
+            }
+            for booking_id in booking_ids
+        ],
+    )
+    # Emails about these bookings: keep that they were sent (and when), not what they said.
+    unsent = OutboxMessage.status.in_((OutboxStatus.QUEUED, OutboxStatus.SENDING))
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.booking_id.in_(booking_ids))
+        .values(
+            recipient=literal("booking-")
+            + cast(OutboxMessage.booking_id, String)
+            + literal(f"@{ANONYMOUS_DOMAIN}"),
+            body_text="",
+            body_html="",
+            ics=None,
+            last_error="",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.booking_id.in_(booking_ids), unsent)
+        .values(status=OutboxStatus.FAILED, last_error="anonymised before it was sent")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+# --- right of access ------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export(email: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """Everything held about one email address, as plain JSON-able data. Reads only."""
+    email = normalise_email(email)
+    now = now or utcnow()
+    bookings = list(
+        db.session.scalars(
+            select(Booking)
+            .where(func.lower(Booking.email) == email)
+            .options(
+                joinedload(Booking.occurrence).joinedload(Occurrence.event),
+                joinedload(Booking.occurrence).joinedload(Occurrence.venue),
+            )
+            .order_by(Booking.created_at, Booking.id)
+        )
+    )
+    booking_ids = [b.id for b in bookings]
+    messages = list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(
+                or_(
+                    func.lower(OutboxMessage.recipient) == email,
+                    OutboxMessage.booking_id.in_(booking_ids),
+                )
+            )
+            .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        )
+    )
+    history = (
+        list(
+            db.session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.object_type == "booking", AuditEntry.object_id.in_(booking_ids))
+                .order_by(AuditEntry.at, AuditEntry.id)
+            )
+        )
+        if booking_ids
+        else []
+    )
+    user = db.session.scalar(
+        select(User).where(func.lower(User.email) == email).options(joinedload(User.organisation))
+    )
+    data = {
+        "email": email,
+        "generated_at": now.isoformat(),
+        "bookings": [_booking(b) for b in bookings],
+        "emails": [_message(m) for m in messages],
+        "history": [
+            {
+                "at": _iso(entry.at),
+                "action": entry.action,
+                "booking_id": entry.object_id,
+                "details": entry.details,
+            }
+            for entry in history
+        ],
+        "organiser_account": _account(user) if user is not None else None,
+    }
+    db.session.rollback()  # a read only: end the transaction (on SQLite it holds the lock)
+    return data
+
+
+def _booking(booking: Booking) -> dict[str, Any]:
+    occurrence = booking.occurrence
+    return {
+        "id": booking.id,
+        "reference": booking.reference,
+        "name": booking.name,
+        "email": booking.email,
+        "phone": booking.phone,
+        "seats": booking.seats,
+        "status": booking.status,
+        "language": booking.locale,
+        "source": booking.source,
+        "note": booking.note,
+        "consent_at": _iso(booking.consent_at),
+        "created_at": _iso(booking.created_at),
+        "confirmed_at": _iso(booking.confirmed_at),
+        "cancelled_at": _iso(booking.cancelled_at),
+        "checked_in_at": _iso(booking.checked_in_at),
+        "event": occurrence.event.title,
+        "event_slug": occurrence.event.slug,
+        "starts_at": _iso(occurrence.starts_at),
+        "ends_at": _iso(occurrence.ends_at),
+        "venue": occurrence.venue.name,
+    }
+
+
+def _message(message: OutboxMessage) -> dict[str, Any]:
+    return {
+        "kind": message.kind,
+        "recipient": message.recipient,
+        "subject": message.subject,
+        "status": message.status,
+        "created_at": _iso(message.created_at),
+        "sent_at": _iso(message.sent_at),
+        "body_text": message.body_text,
+    }
+
+
+def _account(user: User) -> dict[str, Any]:
+    tokens = list(db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)))
+    return {
+        "email": user.email,
+        "name": user.name,
+        "organisation": user.organisation.slug if user.organisation else None,
+        "is_admin": user.is_admin,
+        "active": user.active,
+        "language": user.locale,
+        "created_at": _iso(user.created_at),
+        "last_login_at": _iso(user.last_login_at),
+        "api_tokens": [
+            {
+                "created_at": _iso(t.created_at),
+                "last_used_at": _iso(t.last_used_at),
+                "revoked_at": _iso(t.revoked_at),
+            }
+            for t in tokens
+        ],
+    }

@@ -1,0 +1,123 @@
+"""Calendar feeds for subscribers: ``/calendar.ics`` and one per event, organisation, venue.
+
+Subscribed calendars poll: each answer carries a strong ETag and a Last-Modified worked out
+in one query, and a 304 costs no more than that query.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, abort, current_app, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.http import http_date
+
+from ..domain import calendars, listing
+from ..extensions import db
+from ..models import Event, EventStatus, Organisation, Venue
+from ..timeutil import utcnow
+
+bp = Blueprint("feeds", __name__)
+
+
+def feed_language() -> str:
+    """``?lang=en`` or the default: never a cookie or a header, so a URL always gives the
+    same bytes (calendar clients keep neither)."""
+    asked = request.args.get("lang")
+    return asked if asked in current_app.config["LANGUAGES"] else "fr"
+
+
+def serve_feed(scope: calendars.FeedScope, members, name: str, filename: str) -> Response:
+    """The feed, or a 304 when the client's copy is current."""
+    config = current_app.config
+    language = feed_language()
+    query = urlencode(list(request.args.items(multi=True)))
+    source = f"{config['PUBLIC_URL']}{request.path}" + (f"?{query}" if query else "")
+    key = (source, language, config["PUBLIC_URL"], config["TIMEZONE"], name)
+    state = calendars.feed_state(scope, members, key)
+    headers = {
+        "ETag": f'"{state.etag}"',
+        "Cache-Control": "public, max-age=300",
+    }
+    if state.last_modified is not None:
+        headers["Last-Modified"] = http_date(state.last_modified)
+    if _not_modified(state):
+        return Response(status=304, headers=headers)
+    with force_locale(language):
+        body = calendars.calendar_bytes(
+            calendars.feed_occurrences(members),
+            name,
+            config["PUBLIC_URL"],
+            source=source,
+            timezone=config["TIMEZONE"],
+        )
+    headers["Content-Disposition"] = f'inline; filename="{filename}.ics"'
+    return Response(body, headers=headers, content_type="text/calendar; charset=utf-8")
+
+
+def _not_modified(state: calendars.FeedState) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match decides when present; If-Modified-Since otherwise."""
+    if request.if_none_match:
+        return request.if_none_match.contains_weak(state.etag)
+    since = request.if_modified_since
+    return since is not None and state.last_modified is not None and state.last_modified <= since
+
+
+def since() -> datetime:
+    return utcnow() - timedelta(days=current_app.config["FEED_PAST_DAYS"])
+
+
+def site_name() -> str:
+    with force_locale(feed_language()):
+        return _("Agenda of the animation-film cluster")
+
+
+# Filters that choose what is in the feed; a bad one is refused rather than ignored, so that
+# a subscription never silently shows something else than what was asked.
+FEED_FILTERS = ("kind", "from", "to", "available")
+
+
+@bp.route("/calendar.ics")
+def calendar_feed():
+    """Every public date from 30 days ago on, or those matching the filters of ``/events``."""
+    filters, errors = listing.parse_filters(request.args)
+    refused = {key: code for key, code in errors.items() if key in FEED_FILTERS}
+    if refused:
+        detail = ", ".join(f"{key}: {code}" for key, code in sorted(refused.items()))
+        return Response(
+            f"Bad filter ({detail})\n", status=400, content_type="text/plain; charset=utf-8"
+        )
+    members = listing.occurrence_query(filters, since=since())
+    return serve_feed(calendars.FeedScope(), members, site_name(), "agenda")
+
+
+@bp.route("/events/<slug>.ics")
+def event_feed(slug: str):
+    event = db.session.scalar(
+        select(Event).where(Event.slug == slug, Event.status == EventStatus.PUBLISHED)
+    )
+    if event is None:
+        abort(404)
+    scope = calendars.FeedScope(event_id=event.id)
+    return serve_feed(scope, calendars.scope_occurrences(scope, since()), event.title, slug)
+
+
+@bp.route("/organisations/<slug>.ics")
+def organisation_feed(slug: str):
+    organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if organisation is None:
+        abort(404)
+    scope = calendars.FeedScope(organisation_id=organisation.id)
+    return serve_feed(scope, calendars.scope_occurrences(scope, since()), organisation.name, slug)
+
+
+@bp.route("/venues/<slug>.ics")
+def venue_feed(slug: str):
+    venue = db.session.scalar(select(Venue).where(Venue.slug == slug))
+    if venue is None:
+        abort(404)
+    scope = calendars.FeedScope(venue_id=venue.id)
+    return serve_feed(scope, calendars.scope_occurrences(scope, since()), venue.name, slug)

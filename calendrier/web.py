@@ -1,0 +1,124 @@
+"""What every door shares: error pages, security headers, health check, proxies."""
+
+import contextlib
+import logging
+
+from flask import Flask, current_app, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+# Pages load only their own stylesheet, scripts and images; nothing may frame them.
+# A view that needs more (e.g. interactive API docs) sets its own header, which wins.
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+# Pages that show one person's data (the attendee's token pages, the organiser area,
+# the API's booking resources): never kept by a shared cache, never sent as a Referer to
+# another site. Same-site forms still send it: Flask-WTF checks it over https.
+PRIVATE_PATHS = ("/bookings/", "/manage", "/api/v1/bookings")
+HSTS = "max-age=31536000"
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def handle_http_error(error: HTTPException):
+    # Keep the error's own headers (Allow on a 405, Retry-After on a 429…).
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    if _wants_json():
+        body = {
+            "error": (error.name or "error").lower().replace(" ", "_"),
+            "message": error.description,
+        }
+        return body, error.code, headers
+    messages = {
+        400: _("The request could not be understood. Please go back and try again."),
+        403: _("You do not have access to this page."),
+        404: _("This page does not exist, or no longer does."),
+        405: _("This action is not allowed here."),
+        429: _("Too many requests. Please wait a moment and try again."),
+    }
+    message = messages.get(error.code or 500, _("Something went wrong on our side."))
+    return (
+        render_template("errors/error.html", code=error.code, message=message),
+        error.code,
+        headers,
+    )
+
+
+def handle_server_error(error: Exception):
+    db.session.rollback()
+    if _wants_json():
+        return {"error": "server_error", "message": "Internal server error"}, 500
+    message = _("Something went wrong on our side. Nothing was saved; please try again.")
+    return render_template("errors/error.html", code=500, message=message), 500
+
+
+def handle_database_unavailable(error: Exception):
+    """The database is restarting or unreachable: say so, and that nothing was saved.
+
+    The transaction was rolled back by the database itself; the pool (``pool_pre_ping``)
+    replaces dead connections on the next request, so the app recovers on its own.
+    """
+    log.warning("database unavailable: %s", error)
+    with contextlib.suppress(Exception):
+        db.session.rollback()
+    headers = {"Retry-After": "5"}
+    if _wants_json():
+        return {"error": "unavailable", "message": "Service briefly unavailable"}, 503, headers
+    message = _("The service is briefly unavailable. Nothing was saved; please try again.")
+    return render_template("errors/error.html", code=503, message=message), 503, headers
+
+
+def add_security_headers(response):
+    headers = response.headers
+    if request.path.startswith(PRIVATE_PATHS):
+        headers.setdefault("Cache-Control", "private, no-store")
+        headers["Referrer-Policy"] = "same-origin"
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault(
+        "Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=()"
+    )
+    if current_app.config["PUBLIC_URL"].startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def healthz():
+    db.session.execute(text("SELECT 1"))
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind N reverse proxies / load balancers, take the client address from them.
+
+    Rate limits count per client address: without this, every request seems to come
+    from the load balancer. Never set it higher than the real number of proxies, or
+    clients could choose their own address with an ``X-Forwarded-For`` header.
+    """
+    count = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(500, handle_server_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(InterfaceError, handle_database_unavailable)
+    app.after_request(add_security_headers)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    trust_proxies(app)

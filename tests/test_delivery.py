@@ -1,0 +1,281 @@
+"""Delivering the outbox: several workers at once, workers that die, servers that fail.
+
+A real SMTP server on loopback receives everything; workers are threads and real
+`flask mail send` processes on the test's own database (SQLite or PostgreSQL).
+"""
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from calendrier.domain import bookings as rules
+from calendrier.domain import outbox
+from calendrier.extensions import db
+from calendrier.models import OutboxMessage
+from calendrier.timeutil import utcnow
+
+from .smtp import SMTPServer, free_port, point_mail_at
+from .test_concurrency import run_at_once
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def queue(make, count):
+    occurrence = make.occurrence(capacity=count + 10)
+    for i in range(count):
+        request = rules.BookingRequest(name=f"P{i}", email=f"p{i}@example.org", seats=1)
+        rules.book(occurrence.id, request)
+    db.session.commit()
+    return count
+
+
+def received_ids(server):
+    return collections.Counter(m["Message-ID"] for m in server.messages)
+
+
+def statuses():
+    """Read in a transaction of its own: on SQLite an open one would block the workers."""
+    db.session.expire_all()
+    rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by("status"))
+    result = dict(rows.all())
+    db.session.commit()
+    return result
+
+
+def age_claims(minutes=11):
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending")
+        .values(claimed_at=utcnow() - timedelta(minutes=minutes))
+    )
+    db.session.commit()
+
+
+def worker_env(app, port):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CALENDRIER_", "FLASK_"))}
+    env.update(
+        CALENDRIER_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+        CALENDRIER_SECRET_KEY="test-secret",
+        CALENDRIER_PUBLIC_URL=app.config["PUBLIC_URL"],
+        CALENDRIER_MAIL_SERVER="127.0.0.1",
+        CALENDRIER_MAIL_PORT=str(port),
+        CALENDRIER_MAIL_DEFAULT_SENDER="agenda@example.org",
+        CALENDRIER_MAIL_BACKEND="smtp",
+    )
+    return env
+
+
+def start_worker(app, port, *args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "send", *args],
+        cwd=ROOT,
+        env=worker_env(app, port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+# --- several workers ---------------------------------------------------------
+
+
+def test_two_worker_threads_send_each_message_exactly_once(app, make):
+    server = SMTPServer(delay=0.01).start()
+    point_mail_at(app, server.port)
+    try:
+        total = queue(make, 40)
+        outcomes, errors = run_at_once(app, lambda i: outbox.deliver_all(batch=4).sent, 2)
+    finally:
+        server.stop()
+    assert errors == []
+    assert sum(outcomes) == total
+    if db.engine.dialect.name == "postgresql":
+        # SKIP LOCKED lets both claim at once; SQLite serialises writers and does not
+        # promise fairness, so there one thread may legitimately do all the work.
+        assert all(n > 0 for n in outcomes), outcomes
+    ids = received_ids(server)
+    assert len(ids) == total and set(ids.values()) == {1}
+    assert statuses() == {"sent": total}
+
+
+def test_two_worker_processes_send_each_message_exactly_once(app, make):
+    server = SMTPServer(delay=0.03).start()
+    try:
+        total = queue(make, 30)
+        workers = [start_worker(app, server.port, "--batch", "3") for _ in range(2)]
+        outputs = [w.communicate(timeout=120) for w in workers]
+    finally:
+        server.stop()
+    for worker, (_out, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err
+    sent = [int(out.split("sent ")[1].split(",")[0]) for out, _err in outputs]
+    assert sum(sent) == total, outputs
+    print("sent by each worker:", sent)
+    ids = received_ids(server)
+    assert len(ids) == total and set(ids.values()) == {1}
+    assert statuses() == {"sent": total}
+
+
+# --- workers that die --------------------------------------------------------
+
+
+# A `flask mail send` process SIGKILLed mid-batch: tests/test_faults.py (nothing lost, at
+# most the message in flight sent twice). Here, the rules behind it, one at a time.
+
+
+def test_a_worker_whose_claim_was_taken_over_does_not_send_it_again(smtp, make):
+    queue(make, 3)
+    slow = outbox.worker_name()
+    ids = outbox.claim(10, slow)
+    assert len(ids) == 3
+    age_claims()  # the slow worker is still talking to a hung server
+    assert outbox.deliver(worker="rescuer").sent == 3  # the slow worker's claims were stale
+    assert not any(outbox._still_mine(i, slow) for i in ids)
+    assert len(smtp.messages) == 3
+
+
+def test_a_message_that_kills_every_worker_is_given_up_in_the_end(smtp, make):
+    queue(make, 1)
+    for _ in range(outbox.MAX_ATTEMPTS):
+        assert len(outbox.claim(10, "crashing")) == 1
+        age_claims()  # ...and the worker died on it
+    assert outbox.deliver().claimed == 0
+    row = db.session.scalar(select(OutboxMessage))
+    db.session.refresh(row)
+    assert row.status == "failed" and "too many times" in row.last_error
+    assert smtp.messages == []
+
+
+# --- servers that fail -------------------------------------------------------
+
+
+def test_temporary_refusals_are_retried_with_growing_delays_then_succeed(smtp, make):
+    queue(make, 1)
+    smtp.handler.refusals = ["451 4.3.0 Try again later"] * 3
+    delays = []
+    for attempt in range(1, 4):
+        report = outbox.deliver()
+        assert (report.sent, report.failed) == (0, 1)
+        row = db.session.scalar(select(OutboxMessage))
+        db.session.refresh(row)
+        assert row.status == "queued" and row.attempts == attempt and "451" in row.last_error
+        delays.append(row.next_attempt_at - utcnow())
+        row.next_attempt_at = utcnow() - timedelta(seconds=1)  # time passes
+        db.session.commit()
+    assert delays[0] < delays[1] < delays[2]
+    assert outbox.deliver().sent == 1
+    db.session.refresh(row)
+    assert row.status == "sent" and row.last_error == ""
+    assert len(smtp.messages) == 1
+
+
+def test_a_permanent_refusal_fails_at_once_and_the_rest_still_go(smtp, make):
+    queue(make, 3)
+    smtp.handler.refuse_recipients = {"p1@example.org": "550 5.1.1 No such user"}
+    report = outbox.deliver()
+    assert (report.sent, report.failed) == (2, 1)
+    failed = db.session.scalar(select(OutboxMessage).where(OutboxMessage.status == "failed"))
+    assert failed.recipient == "p1@example.org" and "550" in failed.last_error
+    assert sorted(m["To"] for m in smtp.messages) == ["p0@example.org", "p2@example.org"]
+
+
+def test_server_down_for_a_while_then_back(app, make):
+    port = free_port()
+    point_mail_at(app, port)
+    total = queue(make, 5)
+    assert outbox.deliver_all().failed == total  # nothing listens
+    assert statuses() == {"queued": total}
+    server = SMTPServer(port).start()
+    try:
+        assert outbox.deliver_all().sent == 0  # still waiting for the backoff
+        db.session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
+        db.session.commit()
+        assert outbox.deliver_all().sent == total
+    finally:
+        server.stop()
+    assert len(received_ids(server)) == total
+
+
+def test_each_message_has_one_stable_message_id(smtp, make):
+    queue(make, 1)
+    outbox.deliver()
+    [message] = smtp.messages
+    assert len(message.get_all("Message-ID")) == 1
+    row = db.session.scalar(select(OutboxMessage))
+    assert message["Message-ID"] == f"<outbox-{row.id}@agenda.example.org>"
+
+
+# --- the command ---------------------------------------------------------------
+
+
+def test_given_up_messages_can_be_queued_again_once_the_mail_set_up_is_fixed(runner, smtp, make):
+    queue(make, 2)
+    smtp.handler.refuse_recipients = {"p0@example.org": "550 5.7.1 Relay denied"}
+    outbox.deliver_all()
+    assert "failed: 1" in runner.invoke(args=["mail", "status"]).output
+    smtp.handler.refuse_recipients = {}  # the relay was configured
+    assert "queued 1 email(s) again" in runner.invoke(args=["mail", "retry"]).output
+    assert "queued 0 email(s) again" in runner.invoke(args=["mail", "retry", "--days", "1"]).output
+    result = runner.invoke(args=["mail", "send"])
+    assert "sent 1, failed 0" in result.output
+    assert sorted(m["To"] for m in smtp.messages) == ["p0@example.org", "p1@example.org"]
+    assert statuses() == {"sent": 2}
+
+
+def test_watching_worker_delivers_new_messages_and_stops_cleanly_on_sigterm(app, smtp, make):
+    worker = start_worker(app, smtp.port, "--watch", "--interval", "0.2")
+    try:
+        total = queue(make, 2)
+        deadline = time.monotonic() + 60
+        while len(smtp.messages) < total and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(smtp.messages) == total
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    assert "sent 2" in out and "stopped" in out
+
+
+# --- local development: delivered right after the commit, into files ---------
+
+
+@pytest.fixture
+def app_config(app_config, tmp_path):
+    return {**app_config, "MAIL_FOLDER": str(tmp_path / "mail")}
+
+
+def test_in_development_emails_land_in_files_right_after_the_booking(app, client, make, tmp_path):
+    app.config.update(MAIL_BACKEND="files", MAIL_DELIVERY="after_commit")
+    occurrence = make.occurrence()
+    response = client.post(
+        f"/events/{occurrence.event.slug}",
+        data={
+            "occurrence": occurrence.id,
+            "name": "Ana Martin",
+            "email": "ana@example.org",
+            "seats": 1,
+            "consent": "y",
+        },
+    )
+    assert response.status_code == 302
+    db.session.rollback()  # the request's session is the test's: end its read (SQLite lock)
+    folder = tmp_path / "mail"
+    deadline = time.monotonic() + 20
+    while not list(folder.glob("*.eml")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [path] = folder.glob("*.eml")
+    text = path.read_text()
+    assert "To: ana@example.org" in text and "method=PUBLISH" in text
+    deadline = time.monotonic() + 20
+    while statuses() != {"sent": 1} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert statuses() == {"sent": 1}

@@ -1,0 +1,236 @@
+"""Every email of the booking life cycle, received by a real SMTP server and parsed.
+
+Each change tells the person in their booking's language, in text and HTML; the
+date goes into their calendar (PUBLISH) once it is theirs and out of it (CANCEL)
+when it no longer is, and the MIME part says the same method as the file.
+"""
+
+from datetime import timedelta
+
+import pytest
+from icalendar import Calendar
+
+from calendrier.domain import bookings as rules
+from calendrier.domain import outbox, reminders
+from calendrier.extensions import db
+from calendrier.timeutil import utcnow
+
+from .ical_parsers import PARSERS_BY_NAME, utc
+
+SUBJECTS = {
+    "fr": {
+        "confirmed": "Réservation confirmée",
+        "waitlisted": "Liste d'attente",
+        "promoted": "Une place s'est libérée",
+        "pending": "Demande reçue",
+        "approved": "Inscription acceptée",
+        "rejected": "Inscription refusée",
+        "cancelled": "Réservation annulée",
+        "cancelled_by_organiser": "Réservation annulée",
+        "occurrence_cancelled": "Annulé",
+        "reminder": "Rappel",
+        "seats_changed": "Réservation modifiée",
+    },
+    "en": {
+        "confirmed": "Booking confirmed",
+        "waitlisted": "Waiting list",
+        "promoted": "A place freed up",
+        "pending": "Request received",
+        "approved": "Registration approved",
+        "rejected": "Registration declined",
+        "cancelled": "Booking cancelled",
+        "cancelled_by_organiser": "Booking cancelled",
+        "occurrence_cancelled": "Cancelled",
+        "reminder": "Reminder",
+        "seats_changed": "Booking updated",
+    },
+}
+HELLO = {"fr": "Bonjour", "en": "Hello"}
+
+
+def calendar_parts(message):
+    return [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+
+
+def life_cycle(make, locale):
+    """Make one of every email, each to its own address: kind -> (booking, expected method)."""
+    organiser = make.user()
+    org = organiser.organisation
+    org.email = "contact@studio.example.org"
+    db.session.commit()
+
+    def book(occurrence, who, seats=1):
+        request = rules.BookingRequest(
+            name=f"Personne {who}", email=f"{who}@example.org", seats=seats, locale=locale
+        )
+        return rules.book(occurrence.id, request).booking
+
+    event = make.event(organisation=org, title="Le Cinéma d'animation & <vous>")
+    visit = make.occurrence(event=event, capacity=2, waitlist=True)
+    confirmed = book(visit, "confirmed", seats=2)  # later cancels: CANCEL
+    promoted = book(visit, "promoted")  # waitlisted, then promoted
+    waiting = book(visit, "waitlisted", seats=2)  # stays waiting
+    rules.cancel_by_attendee(confirmed.id)
+    reduced = book(make.occurrence(event=event), "reduced", seats=3)
+    rules.change_seats(reduced.id, 1)
+    by_organiser = book(make.occurrence(event=event), "by-organiser")
+    rules.cancel_by_organiser(by_organiser.id, actor=organiser, reason="Merci de nous écrire.")
+
+    training = make.occurrence(event=event, capacity=5, requires_approval=True)
+    approved = book(training, "approved")
+    rejected = book(training, "rejected")
+    rules.approve(approved.id, actor=organiser)
+    rules.reject(rejected.id, actor=organiser)
+
+    screening = make.occurrence(event=event)
+    gone = book(screening, "occurrence-cancelled")
+    rules.cancel_occurrence(screening.id, "Panne du projecteur.", actor=organiser)
+
+    tomorrow = make.occurrence(
+        event=event, starts_at=utcnow().replace(microsecond=0) + timedelta(hours=20)
+    )
+    reminded = book(tomorrow, "reminded")
+    assert reminders.queue_reminders() == 1
+
+    return {
+        ("confirmed", confirmed): "PUBLISH",
+        ("cancelled", confirmed): "CANCEL",
+        ("waitlisted", promoted): None,
+        ("promoted", promoted): "PUBLISH",
+        ("waitlisted", waiting): None,
+        ("confirmed", reduced): "PUBLISH",
+        ("seats_changed", reduced): "PUBLISH",
+        ("confirmed", by_organiser): "PUBLISH",
+        ("cancelled_by_organiser", by_organiser): "CANCEL",
+        ("pending", approved): None,
+        ("approved", approved): "PUBLISH",
+        ("pending", rejected): None,
+        ("rejected", rejected): None,
+        ("confirmed", gone): "PUBLISH",
+        ("occurrence_cancelled", gone): "CANCEL",
+        ("confirmed", reminded): "PUBLISH",
+        ("reminder", reminded): "PUBLISH",
+    }
+
+
+@pytest.mark.parametrize("locale", ["fr", "en"])
+def test_every_email_reaches_the_person_in_their_language_with_the_right_calendar_file(
+    smtp, make, locale
+):
+    expected = life_cycle(make, locale)
+    report = outbox.deliver_all()
+    assert (report.sent, report.failed) == (len(expected), 0)
+
+    received = {}
+    for message in smtp.messages:
+        received.setdefault(message["To"], []).append(message)
+    assert sum(len(v) for v in received.values()) == len(expected)
+
+    for (kind, booking), method in expected.items():
+        candidates = received[booking.email]
+        subject_start = SUBJECTS[locale][kind]
+        matching = [m for m in candidates if m["Subject"].startswith(subject_start)]
+        assert matching, (kind, [m["Subject"] for m in candidates])
+        # confirmed and cancelled share a prefix in some pairs: pick by calendar method
+        message = next(
+            (
+                m
+                for m in matching
+                if [p.get_param("method") for p in calendar_parts(m)]
+                == ([method] if method else [])
+            ),
+            None,
+        )
+        assert message is not None, (kind, method)
+        assert "Le Cinéma d'animation & <vous>" in message["Subject"]
+
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        for body in (text, html):
+            assert HELLO[locale] in body
+            assert booking.reference in body
+            assert f"https://agenda.example.org/bookings/{booking.token}" in body
+        assert "&lt;vous&gt;" in html and "<vous>" not in html  # escaped in HTML
+        assert f'lang="{locale}"' in html
+        assert "contact@studio.example.org" in text
+
+        parts = calendar_parts(message)
+        if method is None:
+            assert parts == [], kind
+            continue
+        [part] = parts
+        assert part.get_param("method") == method
+        assert part.get_content_charset() == "utf-8"
+        cal = Calendar.from_ical(part.get_payload(decode=True))
+        assert cal["METHOD"] == method
+        [vevent] = cal.walk("VEVENT")
+        occurrence = booking.occurrence
+        assert str(vevent["uid"]) == occurrence.uid
+        assert vevent.decoded("dtstart") == occurrence.starts_at
+        if kind == "occurrence_cancelled":  # raised, so calendars take the cancellation
+            assert int(vevent["sequence"]) == occurrence.sequence == 1
+        assert str(vevent["organizer"]) == "mailto:contact@studio.example.org"
+        assert cal.walk("VTIMEZONE")
+        if method == "CANCEL":
+            assert str(vevent["status"]) == "CANCELLED"
+            assert str(vevent["attendee"]) == f"mailto:{booking.email}"
+        else:
+            assert str(vevent["status"]) == "CONFIRMED"
+            assert "attendee" not in vevent
+
+
+def test_reasons_given_by_the_organiser_are_in_the_email(smtp, make):
+    life_cycle(make, "fr")
+    outbox.deliver_all()
+    texts = {m["To"]: m.get_body(("plain",)).get_content() for m in smtp.messages}
+    assert "Panne du projecteur." in texts["occurrence-cancelled@example.org"]
+    # the last email to the organiser-cancelled person carries the message
+    by_organiser = (
+        [m for m in smtp.messages if m["To"] == "by-organiser@example.org"][-1]
+        .get_body(("plain",))
+        .get_content()
+    )
+    assert "Merci de nous écrire." in by_organiser
+    assert "l'organisateur a annulé votre réservation" in by_organiser
+
+
+def test_the_confirmation_says_until_when_the_booking_can_be_changed(smtp, make):
+    occurrence = make.occurrence(cancellation_deadline_hours=48)
+    request = rules.BookingRequest(name="Ana", email="ana@example.org", seats=1, locale="en")
+    rules.book(occurrence.id, request)
+    late = make.occurrence(starts_at=utcnow() + timedelta(hours=5), cancellation_deadline_hours=24)
+    rules.book(late.id, request)
+    outbox.deliver_all()
+    first, second = (m.get_body(("plain",)).get_content() for m in smtp.messages)
+    assert "You can change or cancel your booking until" in first
+    assert "You can change or cancel your booking until" not in second  # already too late
+
+
+def test_the_attendee_page_calendar_file_follows_the_booking(client, make):
+    occurrence = make.occurrence()
+    request = rules.BookingRequest(name="Ana", email="ana@example.org", seats=1)
+    booking = rules.book(occurrence.id, request).booking
+    live = Calendar.from_ical(client.get(f"/bookings/{booking.token}.ics").data)
+    assert live["METHOD"] == "PUBLISH"
+    rules.cancel_by_attendee(booking.id)
+    gone = Calendar.from_ical(client.get(f"/bookings/{booking.token}.ics").data)
+    assert gone["METHOD"] == "CANCEL"
+    assert str(gone.walk("VEVENT")[0]["status"]) == "CANCELLED"
+
+
+@pytest.mark.parametrize("parser", sorted(PARSERS_BY_NAME))
+def test_calendar_clients_read_the_attached_files_alike(smtp, make, parser):
+    """Thunderbird's ical.js, libical and icalendar all read the invitation and its cancellation."""
+    occurrence = make.occurrence()
+    request = rules.BookingRequest(name='Ana; Martin, "A"', email="ana@example.org", seats=1)
+    rules.book(occurrence.id, request)
+    rules.cancel_occurrence(occurrence.id, "Tempête, route fermée; désolés.")
+    outbox.deliver_all()
+    read = PARSERS_BY_NAME[parser]
+    publish, cancel = (calendar_parts(m)[0].get_payload(decode=True) for m in smtp.messages)
+    for data, status, sequence in ((publish, "CONFIRMED", 0), (cancel, "CANCELLED", 1)):
+        [event] = read(data)["events"]
+        assert event["uid"] == occurrence.uid
+        assert event["start"]["utc"] == utc(occurrence.starts_at)
+        assert event["status"] == status and event["sequence"] == sequence
+    assert "Tempête, route fermée; désolés." in read(cancel)["events"][0]["description"]
