@@ -35,6 +35,12 @@ DEFAULTS = {
     "DEFAULT_MAX_SEATS_PER_BOOKING": 6,
     "FEED_PAST_DAYS": 30,
     "PRIVACY_RETENTION_DAYS": 365,
+    # The privacy notice (/privacy): who is responsible for the data and whom to write to.
+    # Empty: the cluster's name, and the address emails are sent from.
+    "PRIVACY_CONTROLLER": "",
+    "PRIVACY_CONTACT": "",
+    # The data protection officer's contact, if the body has named one (shown when set).
+    "PRIVACY_DPO": "",
 }
 
 

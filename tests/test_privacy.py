@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from calendrier.domain import bookings as rules
@@ -139,3 +141,66 @@ def test_export_after_purge_holds_nothing_about_the_person(runner, make):
     privacy.purge(365)
     data = privacy.export("gone@example.org")
     assert data["bookings"] == [] and data["emails"] == []
+
+
+# --- the privacy notice ---------------------------------------------------------
+
+
+def page_text(response) -> str:
+    """What a reader sees: the markup gone, entities read, spaces collapsed."""
+    from html import unescape
+
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
+
+
+@pytest.mark.config(
+    PRIVACY_RETENTION_DAYS=200,
+    PRIVACY_CONTROLLER="Valence Romans Agglo",
+    PRIVACY_CONTACT="dpo@agglo.example",
+)
+def test_privacy_notice_says_how_long_and_whom_to_ask_in_french_and_english(client):
+    french = client.get("/privacy")
+    assert french.status_code == 200
+    text = page_text(french)
+    assert "Politique de confidentialité" in text
+    assert "conservés jusqu'à 200 jours après la fin de la date réservée" in text
+    assert "Le responsable de ce traitement est Valence Romans Agglo." in text
+    assert 'href="mailto:dpo@agglo.example"' in french.get_data(as_text=True)
+    assert "CNIL" in text and "https://www.cnil.fr/" in french.get_data(as_text=True)
+    assert "un seul cookie" in text
+
+    english = page_text(client.get("/privacy?lang=en"))
+    assert "Privacy notice" in english
+    assert "kept until 200 days after the end of the date you booked" in english
+    assert "anonymised automatically" in english
+    assert "The controller of this processing is Valence Romans Agglo." in english
+    for right in ("access", "corrected", "erased", "object"):
+        assert right in english
+
+
+def test_privacy_notice_defaults_to_the_cluster_and_the_sender_address(client):
+    text = page_text(client.get("/privacy"))
+    assert "conservés jusqu'à 365 jours" in text  # PRIVACY_RETENTION_DAYS by default
+    assert "Le responsable de ce traitement est le pôle de l'image animée." in text
+    assert "agenda@example.org" in text  # MAIL_DEFAULT_SENDER in the tests
+
+
+def test_consent_box_and_footer_link_to_the_privacy_notice(client, make):
+    occurrence = make.occurrence()
+    page = client.get(f"/events/{occurrence.event.slug}").get_data(as_text=True)
+    box = re.search(r"<input[^>]*name=\"consent\"[^>]*>", page).group(0)
+    assert 'aria-describedby="consent-hint"' in box
+    hint = re.search(r'<p[^>]*id="consent-hint"[^>]*>(.*?)</p>', page, re.S).group(1)
+    assert 'href="/privacy"' in hint
+    footer = page[page.index("<footer") :]
+    assert 'href="/privacy"' in footer
+
+
+def test_booking_emails_link_to_the_privacy_notice(make):
+    occurrence = make.occurrence()
+    booking = rules.book(
+        occurrence.id, rules.BookingRequest(name="Ana", email="ana@example.org", seats=1)
+    ).booking
+    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.booking_id == booking.id))
+    assert "https://agenda.example.org/privacy" in message.body_text
+    assert 'href="https://agenda.example.org/privacy"' in message.body_html

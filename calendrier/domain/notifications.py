@@ -174,6 +174,7 @@ def queue_booking_email(
             "kind": kind,
             "manage_url": manage_url(booking),
             "event_url": f"{public_url}/events/{event.slug}",
+            "privacy_url": f"{public_url}/privacy",
         }
         subject = subject_of() % {"title": event.title}
         context["subject"] = subject

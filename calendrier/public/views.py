@@ -7,6 +7,7 @@ import mimetypes
 import secrets
 from dataclasses import replace
 from datetime import UTC, date, timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -145,6 +146,19 @@ def robots():
         f"Sitemap: {absolute_url('public.sitemap')}",
     ]
     return "\n".join(lines) + "\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.route("/privacy")
+def privacy():
+    """The privacy notice the booking form's consent box refers to."""
+    config = current_app.config
+    return render_template(
+        "public/privacy.html",
+        controller=config["PRIVACY_CONTROLLER"] or _("the animation-film cluster"),
+        contact=config["PRIVACY_CONTACT"] or parseaddr(config["MAIL_DEFAULT_SENDER"])[1],
+        dpo=config["PRIVACY_DPO"],
+        retention_days=int(config["PRIVACY_RETENTION_DAYS"]),
+    )
 
 
 @bp.route("/events")

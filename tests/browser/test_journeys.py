@@ -207,3 +207,16 @@ def test_booking_with_the_keyboard_alone(page, live_server, make):
     page.keyboard.press("Enter")
     expect(page.locator(".reference")).to_be_visible()
     assert rules.seats_taken(second_id) == 1
+
+
+def test_the_consent_box_leads_to_the_privacy_notice(page, live_server, axe, make):
+    occurrence = make.occurrence(starts_at=next_week_at(18), event=make.event(title="Visite"))
+    page.goto(live_server.url(f"/events/{occurrence.event.slug}"))
+    box = page.get_by_label(re.compile("J'accepte"))
+    expect(box).to_have_accessible_description(re.compile("Lire la politique de confidentialité"))
+    link = page.get_by_role("link", name=re.compile("^Lire la politique de confidentialité"))
+    tab_to(page, link)
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Politique de confidentialité")
+    expect(page.get_by_text("conservés jusqu'à 365 jours", exact=False)).to_be_visible()
+    axe(page)
