@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BaseConverter
 
 from .extensions import db
 
@@ -114,7 +115,31 @@ def trust_proxies(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
 
+class TokenConverter(BaseConverter):
+    """An attendee's secret as ``secrets.token_urlsafe`` writes it."""
+
+    regex = r"[A-Za-z0-9_-]{1,64}"
+
+
+class SlugConverter(BaseConverter):
+    """A slug as ``catalogue.slugify`` writes it."""
+
+    regex = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+
+
+class ReferenceConverter(BaseConverter):
+    """A booking reference, ABCD-EF23 (lower case too: it is read out by phone)."""
+
+    regex = r"[A-Za-z0-9]{4}-[A-Za-z0-9]{4}"
+
+
+# What a path names must have the shape of what it names: anything else is a 404 from
+# the router, before it reaches SQL (PostgreSQL refuses a NUL byte even in a lookup).
+CONVERTERS = {"token": TokenConverter, "slug": SlugConverter, "reference": ReferenceConverter}
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters.update(CONVERTERS)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(500, handle_server_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)

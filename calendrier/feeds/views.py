@@ -94,7 +94,7 @@ def calendar_feed():
     return serve_feed(calendars.FeedScope(), members, site_name(), "agenda")
 
 
-@bp.route("/events/<slug>.ics")
+@bp.route("/events/<slug:slug>.ics")
 def event_feed(slug: str):
     event = db.session.scalar(
         select(Event).where(Event.slug == slug, Event.status == EventStatus.PUBLISHED)
@@ -105,7 +105,7 @@ def event_feed(slug: str):
     return serve_feed(scope, calendars.scope_occurrences(scope, since()), event.title, slug)
 
 
-@bp.route("/organisations/<slug>.ics")
+@bp.route("/organisations/<slug:slug>.ics")
 def organisation_feed(slug: str):
     organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
@@ -114,7 +114,7 @@ def organisation_feed(slug: str):
     return serve_feed(scope, calendars.scope_occurrences(scope, since()), organisation.name, slug)
 
 
-@bp.route("/venues/<slug>.ics")
+@bp.route("/venues/<slug:slug>.ics")
 def venue_feed(slug: str):
     venue = db.session.scalar(select(Venue).where(Venue.slug == slug))
     if venue is None:

@@ -63,7 +63,7 @@ def _booking_action(reference: str, action, success: str):
     return redirect(back(default))
 
 
-@bp.route("/bookings/<reference>/approve", methods=["POST"])
+@bp.route("/bookings/<reference:reference>/approve", methods=["POST"])
 @login_required
 def booking_approve(reference: str):
     override = request.form.get("override_capacity") == "1"
@@ -74,7 +74,7 @@ def booking_approve(reference: str):
     )
 
 
-@bp.route("/bookings/<reference>/reject", methods=["POST"])
+@bp.route("/bookings/<reference:reference>/reject", methods=["POST"])
 @login_required
 def booking_reject(reference: str):
     return _booking_action(
@@ -84,7 +84,7 @@ def booking_reject(reference: str):
     )
 
 
-@bp.route("/bookings/<reference>/cancel", methods=["POST"])
+@bp.route("/bookings/<reference:reference>/cancel", methods=["POST"])
 @login_required
 def booking_cancel(reference: str):
     reason = (request.form.get("reason") or "").strip()[:500]
@@ -95,7 +95,7 @@ def booking_cancel(reference: str):
     )
 
 
-@bp.route("/bookings/<reference>/check-in", methods=["GET", "POST"])
+@bp.route("/bookings/<reference:reference>/check-in", methods=["GET", "POST"])
 @login_required
 def booking_check_in(reference: str):
     """GET: what the QR code opens (one tap to confirm). POST: check in, or undo."""

@@ -48,13 +48,13 @@ def get_booking(token: str) -> Booking:
     return booking
 
 
-@bp.route("/bookings/<token>/confirmation")
+@bp.route("/bookings/<token:token>/confirmation")
 def confirmation(token: str):
     booking = get_booking(token)
     return render_template("public/confirmation.html", booking=booking)
 
 
-@bp.route("/bookings/<token>")
+@bp.route("/bookings/<token:token>")
 def booking(token: str):
     return render_booking(get_booking(token))
 
@@ -75,7 +75,7 @@ def render_booking(booking: Booking, seats: SeatsForm | None = None, status: int
     )
 
 
-@bp.route("/bookings/<token>/seats", methods=["POST"])
+@bp.route("/bookings/<token:token>/seats", methods=["POST"])
 def reduce_seats(token: str):
     booking = get_booking(token)
     form = seats_form(booking)
@@ -104,7 +104,7 @@ def reduce_seats(token: str):
     return redirect(url_for("public.booking", token=token))
 
 
-@bp.route("/bookings/<token>/cancel", methods=["POST"])
+@bp.route("/bookings/<token:token>/cancel", methods=["POST"])
 def cancel_booking(token: str):
     booking = get_booking(token)
     form = CancelForm()
@@ -121,7 +121,7 @@ def cancel_booking(token: str):
     return redirect(url_for("public.booking", token=token))
 
 
-@bp.route("/bookings/<token>.ics")
+@bp.route("/bookings/<token:token>.ics")
 def booking_ics(token: str):
     booking = get_booking(token)
     occurrence = booking.occurrence

@@ -241,14 +241,14 @@ def what_is_on_at(template: str, found, filter_name: str, **context):
     return render_template(template, filters=filters, result=result, **context)
 
 
-@bp.route("/venues/<slug>")
+@bp.route("/venues/<slug:slug>")
 def venue(slug: str):
     place = listing.venue_by_slug(slug)
     map_link = listing.map_link(place) if place else None
     return what_is_on_at("public/venue.html", place, "venues", venue=place, map_link=map_link)
 
 
-@bp.route("/organisations/<slug>")
+@bp.route("/organisations/<slug:slug>")
 def organisation(slug: str):
     org = listing.organisation_by_slug(slug)
     return what_is_on_at("public/organisation.html", org, "organisations", organisation=org)
@@ -269,7 +269,7 @@ def bookable_choices(rows) -> list[tuple[int, str]]:
     return choices
 
 
-@bp.route("/events/<slug>", methods=["GET", "POST"])
+@bp.route("/events/<slug:slug>", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["BOOKING_RATE_LIMIT"], methods=["POST"])
 def event_detail(slug: str):
     event = get_public_event(slug)
