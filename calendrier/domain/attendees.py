@@ -157,6 +157,9 @@ def message_attendees(
         errors["message"] = _l("Write the message to send.")
     elif len(message) > 5000:
         errors["message"] = _l("At most %(num)d characters.", num=5000)
+    elif any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in message):
+        # PostgreSQL refuses NUL in text; no one types the other control characters
+        errors["message"] = _l("This field contains characters that are not allowed.")
     chosen = [s for s in statuses if s in MESSAGE_AUDIENCES]
     if not chosen:
         errors["statuses"] = _l("Choose who receives the message.")

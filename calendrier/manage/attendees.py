@@ -7,6 +7,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 
 from ..domain import attendees as roster
 from ..domain import bookings as rules
@@ -48,11 +49,13 @@ def attendees(occurrence_id: int):
     )
 
 
-def _booking_action(reference: str, action, success: str):
+def _booking_action(reference: str, action, success: str, form: FlaskForm | None = None):
     booking = managed_booking(reference)
     default = url_for("manage.attendees", occurrence_id=booking.occurrence_id)
-    if not PostForm().validate_on_submit():
-        flash(_("The form expired; please try again."), "error")
+    form = form or PostForm()
+    if not form.validate_on_submit():
+        problems = [str(m) for f in form if f.name != "csrf_token" for m in f.errors]
+        flash(" ".join(problems) or _("The form expired; please try again."), "error")
         return redirect(back(default))
     try:
         action(booking)
@@ -87,11 +90,14 @@ def booking_reject(reference: str):
 @bp.route("/bookings/<reference:reference>/cancel", methods=["POST"])
 @login_required
 def booking_cancel(reference: str):
-    reason = (request.form.get("reason") or "").strip()[:500]
+    form = CancelBookingForm()
     return _booking_action(
         reference,
-        lambda b: rules.cancel_by_organiser(b.id, actor=current_user, reason=reason),
+        lambda b: rules.cancel_by_organiser(
+            b.id, actor=current_user, reason=(form.reason.data or "").strip()
+        ),
         _("The booking of %(name)s is cancelled and they are told by email."),
+        form,
     )
 
 

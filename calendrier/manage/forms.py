@@ -301,7 +301,8 @@ class MessageForm(FlaskForm):
 
 class CancelBookingForm(FlaskForm):
     reason = StringField(
-        _l("Reason (sent to the attendee)"), validators=[Optional(), Length(max=500)]
+        _l("Reason (sent to the attendee)"),
+        validators=[Optional(), Length(max=500), no_control_characters],
     )
 
 
