@@ -1,0 +1,1105 @@
+"""Bad input, generated: every form and every API body, fed what people and robots send.
+
+Unicode of every script, NUL bytes, 100k-character strings, numbers far out of range,
+the wrong JSON types, impossible dates and the Paris clock changes. The promise: never
+a 500, and never half a write. A refused request leaves every table as it was; an
+accepted one stores exactly what was typed (once stripped of surrounding spaces).
+
+Each test builds its world once, then lets hypothesis hammer it: the examples share the
+database, so each one compares row counts before and after its own request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+from sqlalchemy import func, select
+
+from calendrier.accounts import issue_api_token
+from calendrier.extensions import db
+from calendrier.models import (
+    AuditEntry,
+    Booking,
+    Event,
+    Occurrence,
+    Organisation,
+    OutboxMessage,
+    User,
+    Venue,
+)
+from calendrier.timeutil import utcnow
+
+API = "/api/v1"
+PASSWORD = "correct horse battery"
+
+# Reproducible in CI: the same examples on every run, nothing remembered between runs.
+hammer = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+_unique = itertools.count(1)
+
+# --- what people and robots send ----------------------------------------------------
+
+
+class Long(str):
+    """A huge string that hypothesis reports in a few characters."""
+
+    def __repr__(self) -> str:
+        return f"{self[0]!r} * {len(self)}"
+
+
+NASTY_TEXT = [
+    "",
+    " ",
+    "\x00",
+    "Ana\x00Martin",
+    "\x00" * 8,
+    Long("a" * 100_000),
+    Long("é" * 100_000),
+    "שלום עולם",  # Hebrew, right to left
+    "مرحبا بالعالم",  # Arabic
+    "\u202egnp.exe\u202c",  # right-to-left override
+    "🎉🎫 👩‍👩‍👧‍👦",  # emoji, a ZWJ family
+    "e\u0301\u0301\u0301\u0301",  # a pile of combining accents
+    "Z̸̢̛͓a̷l̶g̸o̵",
+    "\ufeffAna",  # byte order mark
+    "Ana\u2028Martin",  # line separator
+    "\u3000",  # ideographic space: blank
+    "\t",
+    "a\r\nb",
+    "\x1b[31mred",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "%00",
+    "NaN",
+    "-1",
+    "1e309",
+    str(10**30),
+]
+# Forms travel as UTF-8: lone surrogates cannot be sent there (the API gets them below).
+_chars = st.characters(exclude_categories=("Cs",))
+texts = st.one_of(st.sampled_from(NASTY_TEXT), st.text(_chars, max_size=40))
+
+NUMBER_TEXT = [
+    "-1",
+    "0",
+    "1",
+    "2",
+    "1.5",
+    "-0",
+    str(10**30),
+    str(-(10**30)),
+    "1e3",
+    "NaN",
+    "inf",
+    "-inf",
+    "",
+    " 3 ",
+    "٣",  # Arabic-Indic three
+    "３",  # fullwidth three  # noqa: RUF001
+    "0x10",
+    "1_000",
+    "2147483648",
+    "\x00",
+]
+number_texts = st.one_of(
+    st.sampled_from(NUMBER_TEXT),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    texts,
+)
+
+LOCAL_TIMES = [
+    "2027-03-28T02:30",  # does not exist in Paris: the clocks go forward
+    "2027-10-31T02:30",  # happens twice in Paris: the clocks go back
+    "2027-03-28T03:00",
+    "2027-10-31T03:00",
+    "2027-02-29T10:00",
+    "2027-13-01T10:00",
+    "2027-06-31T10:00",
+    "0001-01-01T00:00",
+    "9999-12-31T23:59",
+    "2027-06-01T24:00",
+    "2027-06-01 10:00",
+    "2027-06-01T10:00:00+02:00",
+    "2027-06-01",
+    "10:00",
+    "",
+    "demain",
+    "\x00",
+]
+local_times = st.one_of(
+    st.sampled_from(LOCAL_TIMES),
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M")),
+    texts,
+)
+DAYS = [
+    "2027-03-28",
+    "2027-02-29",
+    "2027-13-01",
+    "0001-01-01",
+    "9999-12-31",
+    "14/05/2027",
+    "2027-06-01T10:00",
+    "2027-06-01T10:00+02:00",
+    "2027-06-01T10:00Z",
+    "0001-01-01T00:00+14:00",
+    "9999-12-31T23:59-14:00",
+    "",
+    "\x00",
+]
+days = st.one_of(st.sampled_from(DAYS), st.dates().map(str), st.datetimes().map(str), texts)
+TIMES_WITH_OFFSET = [
+    "2027-03-28T02:30:00+01:00",
+    "2027-10-31T02:30:00+02:00",
+    "2027-10-31T02:30:00+01:00",
+    "2027-06-01T10:00:00",  # no offset: refused
+    "2027-06-01T10:00:00Z",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+    "2027-02-30T10:00:00+01:00",
+    "2027-06-01T10:00:00+25:00",
+    "2027-06-01",
+    "",
+]
+
+# JSON: the right type, or any other.
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),  # lone surrogates included: JSON can carry them
+    st.sampled_from(NASTY_TEXT),
+)
+json_any = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def maybe(good, *others):
+    """A field's value: often a good one, else anything."""
+    return st.one_of(good, *others, json_any)
+
+
+# --- helpers -----------------------------------------------------------------------
+
+COUNTED = (Organisation, User, Venue, Event, Occurrence, Booking, OutboxMessage, AuditEntry)
+
+
+def snapshot() -> dict:
+    """What a refused request must leave as it was."""
+    db.session.rollback()  # what the request's teardown would do; read afresh
+    state = {
+        model.__name__: db.session.scalar(select(func.count()).select_from(model))
+        for model in COUNTED
+    }
+    state["seats"] = db.session.scalar(
+        select(func.coalesce(func.sum(Booking.seats), 0)).where(
+            Booking.status.in_(["confirmed", "waitlisted", "pending"])
+        )
+    )
+    state["capacities"] = tuple(
+        db.session.execute(
+            select(Occurrence.id, Occurrence.capacity, Occurrence.status).order_by(Occurrence.id)
+        )
+    )
+    return state
+
+
+def tally(label: str) -> None:
+    """What the examples got, shown by ``pytest --hypothesis-show-statistics``."""
+    with contextlib.suppress(InvalidArgument):  # outside an example
+        event(label)
+
+
+def log_in(client, user) -> None:
+    response = client.post("/manage/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def json_or_raw(client, method, url, body, headers=None):
+    """Send ``body`` as JSON, even what Flask's own encoder would refuse (surrogates)."""
+    raw = json.dumps(body, ensure_ascii=True)
+    response = client.open(
+        url, method=method, data=raw, content_type="application/json", headers=headers or {}
+    )
+    tally(f"{method} {response.status_code}")
+    return response
+
+
+def assert_api_refusal(response, allowed=(422,)) -> None:
+    assert response.status_code in allowed, (response.status_code, response.get_data()[:500])
+    assert response.content_type == "application/json"
+    body = response.get_json()
+    assert isinstance(body.get("error"), str)
+    if response.status_code == 422:
+        assert isinstance(body.get("errors"), dict), body
+        assert body["errors"], body
+
+
+def unique_email() -> str:
+    return f"person{next(_unique)}@example.org"
+
+
+# --- the public booking form --------------------------------------------------------
+
+
+def test_public_booking_form_refuses_cleanly_or_stores_exactly(client, make):
+    occurrence = make.occurrence(capacity=100_000, max_seats_per_booking=1000)
+    url = f"/events/{occurrence.event.slug}"
+    occurrence_id = occurrence.id
+
+    @hammer
+    @given(
+        name=texts,
+        email=st.one_of(st.just(""), st.sampled_from(NASTY_TEXT), st.emails(), st.just("ok")),
+        seats=number_texts,
+        phone=st.one_of(st.just(""), st.sampled_from(["+33 6 12 34 56 78", "06-12"]), texts),
+        consent=st.sampled_from(["y", "", "n", "\x00", "on"]),
+        chosen=st.one_of(st.just(str(occurrence_id)), number_texts),
+        submission=st.one_of(st.just(""), texts),
+    )
+    def check(name, email, seats, phone, consent, chosen, submission):
+        if email == "ok":
+            email = unique_email()
+        before = snapshot()
+        data = {
+            "occurrence": chosen,
+            "name": name,
+            "email": email,
+            "seats": seats,
+            "phone": phone,
+            "submission": submission,
+        }
+        if consent:
+            data["consent"] = consent
+        response = client.post(url, data=data)
+        assert response.status_code in (302, 303, 400, 422), response.status_code
+        after = snapshot()
+        if response.status_code != 302 or "/confirmation" not in response.location:
+            assert after == before
+            return
+        token = response.location.split("/bookings/")[1].split("/")[0]
+        booking = db.session.scalar(select(Booking).where(Booking.token == token))
+        assert booking.name == name.strip()
+        assert booking.phone == phone.strip()
+        assert booking.seats == int(seats)
+        assert after["Booking"] == before["Booking"] + 1
+
+    check()
+
+
+def test_public_booking_form_with_bytes_that_are_not_utf8(client, make):
+    occurrence = make.occurrence(capacity=10)
+    before = snapshot()
+    body = (
+        b"occurrence=" + str(occurrence.id).encode() + b"&name=%FF%FE%00&email=a%C0%AF%40b.org"
+        b"&seats=%EF%BC%93&consent=y"
+    )
+    response = client.post(
+        f"/events/{occurrence.event.slug}",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 422
+    assert snapshot() == before
+
+
+# --- the attendee's own page --------------------------------------------------------
+
+
+def test_attendee_page_actions_never_half_done(client, make):
+    from calendrier.domain import bookings as rules
+
+    occurrence = make.occurrence(capacity=100)
+    booking = rules.book(
+        occurrence.id,
+        rules.BookingRequest(name="Ana", email="ana@example.org", seats=5, consent=True),
+    ).booking
+    token = booking.token
+
+    @hammer
+    @given(
+        seats=number_texts,
+        path_token=st.one_of(st.just(token), st.sampled_from(NASTY_TEXT[:12]), texts),
+        action=st.sampled_from(["seats", "cancel", "page", "ics", "confirmation"]),
+    )
+    def check(seats, path_token, action):
+        before = snapshot()
+        quoted = path_token.replace("%", "%25").replace("/", "%2F").replace("?", "%3F")
+        quoted = quoted.replace("#", "%23")
+        if action == "seats":
+            response = client.post(f"/bookings/{quoted}/seats", data={"seats": seats})
+        elif action == "cancel":
+            # only refusals here: the booking must stay for the other actions
+            if path_token == token:
+                quoted += "x"
+            response = client.post(f"/bookings/{quoted}/cancel", data={"seats": seats})
+        elif action == "page":
+            response = client.get(f"/bookings/{quoted}")
+        elif action == "ics":
+            response = client.get(f"/bookings/{quoted}.ics")
+        else:
+            response = client.get(f"/bookings/{quoted}/confirmation")
+        assert response.status_code in (200, 302, 400, 404, 405, 422), response.status_code
+        after = snapshot()
+        if action == "seats" and path_token == token and response.status_code == 302:
+            return  # a real change, checked below
+        assert after == before
+
+    check()
+    db.session.rollback()
+    stored = db.session.get(Booking, booking.id)
+    assert stored.status == "confirmed"
+    assert 1 <= stored.seats <= 5
+
+
+def test_a_path_naming_something_by_a_nul_byte_is_not_found(client, make):
+    """PostgreSQL refuses NUL even in a lookup: the router answers before SQL is reached."""
+    make.occurrence()
+    for path in (
+        "/bookings/%00",
+        "/bookings/%00/confirmation",
+        "/bookings/%00.ics",
+        "/events/%00",
+        "/events/a%00b.ics",
+        "/venues/%00",
+        "/venues/%00.ics",
+        "/organisations/%00",
+        "/organisations/%00.ics",
+    ):
+        assert client.get(path).status_code == 404, path
+    for path in ("/bookings/%00/cancel", "/bookings/%00/seats", "/events/%00"):
+        assert client.post(path, data={"seats": "1"}).status_code == 404, path
+
+
+# --- the public API: booking ----------------------------------------------------------
+
+
+def test_api_booking_body_refused_as_422_or_stored_exactly(client, make):
+    occurrence = make.occurrence(capacity=100_000, max_seats_per_booking=1000)
+    url = f"{API}/occurrences/{occurrence.id}/bookings"
+
+    @hammer
+    @given(
+        name=maybe(texts),
+        email=maybe(st.just("ok"), st.emails()),
+        seats=maybe(
+            st.integers(min_value=1, max_value=5), st.sampled_from([0, -1, 10**30, 1.0, 1.5, "2"])
+        ),
+        consent=maybe(st.just(True)),
+        phone=maybe(st.just("+33 6 12 34 56 78"), texts),
+        locale=maybe(st.sampled_from(["fr", "en"]), texts),
+        drop=st.sets(st.sampled_from(["name", "email", "seats", "consent", "phone", "locale"])),
+        key=st.one_of(
+            st.none(), st.sampled_from(["", "\x00", "é", "k" * 300]), st.uuids().map(str)
+        ),
+    )
+    def check(name, email, seats, consent, phone, locale, drop, key):
+        if email == "ok":
+            email = unique_email()
+        body = {"name": name, "email": email, "seats": seats, "consent": consent}
+        body |= {"phone": phone, "locale": locale}
+        for field in drop:
+            body.pop(field)
+        headers = {} if key is None else {"Idempotency-Key": key}
+        before = snapshot()
+        response = json_or_raw(client, "POST", url, body, headers)
+        if response.status_code != 201:
+            assert_api_refusal(response, (400, 409, 413, 422))
+            assert snapshot() == before
+            return
+        created = response.get_json()
+        booking = db.session.scalar(select(Booking).where(Booking.token == created["token"]))
+        assert booking.name == name.strip()
+        assert booking.seats == seats
+        assert booking.phone == body.get("phone", "").strip()
+
+    check()
+
+
+def test_api_booking_body_that_is_not_an_object(client, make):
+    occurrence = make.occurrence(capacity=10)
+    url = f"{API}/occurrences/{occurrence.id}/bookings"
+
+    @hammer
+    @given(body=json_any)
+    def check(body):
+        before = snapshot()
+        response = json_or_raw(client, "POST", url, body)
+        assert_api_refusal(response, (400, 413, 422))
+        assert snapshot() == before
+
+    check()
+    for raw in (b"{", b"\xff\xfe", b'{"name": "\\ud800"', b"\x00", b"[]" * 50_000):
+        response = client.post(url, data=raw, content_type="application/json")
+        assert_api_refusal(response, (400, 413, 422))
+
+
+# --- the organiser API ------------------------------------------------------------------
+
+
+def good_moment(days: int) -> str:
+    return (utcnow() + timedelta(days=days)).replace(microsecond=0).isoformat()
+
+
+moments = st.one_of(
+    st.sampled_from(TIMES_WITH_OFFSET),
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.integers(min_value=20, max_value=400).map(good_moment),
+)
+
+
+def test_api_new_venue_refused_as_422_or_stored_exactly(client, make):
+    token = issue_api_token(make.user())
+    db.session.commit()
+
+    @hammer
+    @given(
+        name=maybe(st.just("Salle des fêtes"), texts),
+        address=maybe(st.just("1 place de la Mairie"), texts),
+        city=maybe(st.just("Valence"), texts),
+        postcode=maybe(st.just("26000"), texts),
+        access=maybe(texts),
+        capacity=maybe(
+            st.integers(min_value=1, max_value=500), st.sampled_from([0, -1, 10**30, 1.5])
+        ),
+        latitude=maybe(
+            st.floats(min_value=-90, max_value=90), st.sampled_from([91, -1e308, "44.9"])
+        ),
+        longitude=maybe(st.floats(min_value=-180, max_value=180)),
+        timezone=maybe(st.sampled_from(["Europe/Paris", "Mars/Olympus", "Etc/GMT+14", "UTC"])),
+        slug=maybe(st.from_regex(r"\A[a-z0-9]{1,10}(-[a-z0-9]{1,5})?\Z"), texts),
+        drop=st.sets(
+            st.sampled_from(
+                ["postcode", "access", "capacity", "latitude", "longitude", "timezone", "slug"]
+            )
+        ),
+    )
+    def check(drop, **body):
+        for field in drop:
+            body.pop(field)
+        before = snapshot()
+        response = json_or_raw(client, "POST", f"{API}/venues", body, bearer(token))
+        if response.status_code != 201:
+            assert_api_refusal(response, (413, 422))
+            assert snapshot() == before
+            return
+        venue = db.session.scalar(select(Venue).where(Venue.slug == response.get_json()["slug"]))
+        for field in ("name", "address", "city", "postcode", "access"):
+            if field in body:
+                assert getattr(venue, field) == (body[field] or "").strip(), field
+        for field in ("capacity", "latitude", "longitude"):
+            if field in body:
+                assert getattr(venue, field) == body[field], field
+
+    check()
+
+
+def test_api_new_event_refused_as_422_or_stored_exactly(client, make):
+    user = make.user()
+    festival = make.event(kind="festival", organisation=user.organisation)
+    token = issue_api_token(user)
+    db.session.commit()
+    festival_slug = festival.slug
+
+    @hammer
+    @given(
+        title=maybe(st.just("Nuit des étoiles"), texts),
+        kind=maybe(
+            st.sampled_from(["festival", "visit", "screening", "training", "talk", "workshop"]),
+            texts,
+        ),
+        description=maybe(texts),
+        summary=maybe(texts),
+        parent=maybe(st.just(festival_slug), st.just("no-such-festival"), texts),
+        status=maybe(st.sampled_from(["draft", "published"]), texts),
+        organisation=maybe(st.just(user.organisation.slug), texts),
+        drop=st.sets(
+            st.sampled_from(["description", "summary", "parent", "status", "organisation"])
+        ),
+    )
+    def check(drop, **body):
+        for field in drop:
+            body.pop(field)
+        before = snapshot()
+        response = json_or_raw(client, "POST", f"{API}/events", body, bearer(token))
+        if response.status_code != 201:
+            assert_api_refusal(response, (403, 413, 422))
+            assert snapshot() == before
+            return
+        event = db.session.scalar(select(Event).where(Event.slug == response.get_json()["slug"]))
+        assert event.title == body["title"].strip()
+        assert event.summary == (body.get("summary") or "").strip()
+        assert event.description == (body.get("description") or "").strip()
+
+    check()
+
+
+def test_api_new_occurrence_refused_as_422_or_stored_exactly(client, make):
+    user = make.user()
+    event = make.event(organisation=user.organisation)
+    venue = make.venue(capacity=None)
+    token = issue_api_token(user)
+    db.session.commit()
+    url = f"{API}/events/{event.slug}/occurrences"
+
+    @hammer
+    @given(
+        starts_at=maybe(moments),
+        ends_at=maybe(moments),
+        venue=maybe(st.just(venue.slug), texts),
+        capacity=maybe(st.integers(min_value=0, max_value=200), st.sampled_from([-1, 10**30, 2.0])),
+        waitlist=maybe(st.booleans()),
+        requires_approval=maybe(st.booleans()),
+        max_seats_per_booking=maybe(st.integers(min_value=-1, max_value=2000)),
+        booking_opens_at=maybe(moments),
+        booking_closes_at=maybe(moments),
+        cancellation_deadline_hours=maybe(st.integers(min_value=-1, max_value=10_000)),
+        drop=st.sets(
+            st.sampled_from(
+                [
+                    "waitlist",
+                    "requires_approval",
+                    "max_seats_per_booking",
+                    "booking_opens_at",
+                    "booking_closes_at",
+                    "cancellation_deadline_hours",
+                ]
+            )
+        ),
+    )
+    def check(drop, **body):
+        for field in drop:
+            body.pop(field)
+        before = snapshot()
+        response = json_or_raw(client, "POST", url, body, bearer(token))
+        if response.status_code != 201:
+            assert_api_refusal(response, (413, 422))
+            assert snapshot() == before
+            return
+        from datetime import datetime
+
+        stored = db.session.get(Occurrence, response.get_json()["id"])
+        assert stored.starts_at == datetime.fromisoformat(body["starts_at"])
+        assert stored.ends_at == datetime.fromisoformat(body["ends_at"])
+        assert stored.capacity == body["capacity"]
+
+    check()
+    # the clock changes, said with an offset: one instant each, taken as said
+    for starts in ("2027-03-28T03:30:00+02:00", "2027-10-31T02:30:00+01:00"):
+        body = {
+            "starts_at": starts,
+            "ends_at": "2027-11-01T10:00:00+01:00",
+            "venue": venue.slug,
+            "capacity": 5,
+        }
+        assert json_or_raw(client, "POST", url, body, bearer(token)).status_code == 201
+
+
+def test_api_patch_occurrence_all_or_nothing(client, make):
+    from calendrier.domain import bookings as rules
+
+    user = make.user()
+    occurrence = make.occurrence(
+        capacity=10, waitlist=True, event=make.event(organisation=user.organisation)
+    )
+    for n in range(3):
+        rules.book(
+            occurrence.id,
+            rules.BookingRequest(name=f"P{n}", email=f"p{n}@example.org", seats=2, consent=True),
+        )
+    token = issue_api_token(user)
+    db.session.commit()
+    url = f"{API}/occurrences/{occurrence.id}"
+    venue_slug = occurrence.venue.slug
+
+    @hammer
+    @given(
+        body=st.fixed_dictionaries(
+            {},
+            optional={
+                "capacity": maybe(st.integers(min_value=-5, max_value=30), st.just(10**30)),
+                "starts_at": maybe(moments),
+                "ends_at": maybe(moments),
+                "venue": maybe(st.just(venue_slug), texts),
+                "status": maybe(st.sampled_from(["scheduled", "cancelled"]), texts),
+                "cancel_reason": maybe(texts),
+                "waitlist": maybe(st.booleans()),
+                "max_seats_per_booking": maybe(st.integers(min_value=-1, max_value=10)),
+                "booking_opens_at": maybe(moments),
+                "cancellation_deadline_hours": maybe(st.integers(min_value=-1, max_value=10_000)),
+                "unknown": json_any,
+            },
+        )
+    )
+    def check(body):
+        before = snapshot()
+        response = json_or_raw(client, "PATCH", url, body, bearer(token))
+        if response.status_code != 200:
+            assert_api_refusal(response, (409, 413, 422))
+            assert snapshot() == before
+            return
+        db.session.rollback()
+        stored = db.session.get(Occurrence, occurrence.id)
+        if "capacity" in body:
+            assert stored.capacity == body["capacity"]
+        if "status" in body:
+            assert stored.status == body["status"]
+
+    check()
+
+
+# --- filters in query strings -------------------------------------------------------------
+
+filter_values = st.one_of(days, texts, number_texts)
+queries = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "from",
+                "to",
+                "kind",
+                "venue",
+                "organisation",
+                "q",
+                "page",
+                "per_page",
+                "available",
+                "occurrence",
+                "lang",
+            ]
+        ),
+        st.one_of(filter_values, st.sampled_from(["visit", "festival", "1", "true", "en"])),
+    ),
+    max_size=5,
+)
+
+
+def test_filters_never_fail(client, make):
+    occurrence = make.occurrence()
+    make.occurrence(event=occurrence.event, venue=occurrence.venue)
+
+    @hammer
+    @given(
+        path=st.sampled_from(
+            [
+                "/events",
+                "/calendar",
+                "/calendar.ics",
+                "/calendar/week",
+                "/",
+                f"{API}/events",
+                f"{API}/occurrences",
+                f"{API}/venues",
+            ]
+        ),
+        query=queries,
+    )
+    def check(path, query):
+        response = client.get(path + "?" + urlencode(query))
+        if path.startswith(API):
+            if response.status_code != 200:
+                assert_api_refusal(response, (400, 422))
+        else:
+            assert response.status_code in (200, 400, 404, 422), response.status_code
+
+    check()
+
+
+def test_calendar_paths_never_fail(client, make):
+    make.occurrence()
+
+    @hammer
+    @given(
+        year=st.one_of(
+            st.integers(min_value=0, max_value=10**12), st.sampled_from([1, 9999, 10000])
+        ),
+        month=st.one_of(st.integers(min_value=0, max_value=10**6), st.just(12)),
+        day=st.one_of(days, texts),
+    )
+    def check(year, month, day):
+        assert client.get(f"/calendar/{year}/{month}").status_code in (200, 404)
+        quoted = day.replace("%", "%25").replace("/", "%2F").replace("?", "%3F").replace("#", "%23")
+        assert client.get(f"/calendar/week/{quoted}").status_code in (200, 301, 302, 308, 404)
+
+    check()
+
+
+# --- the organiser area ------------------------------------------------------------------
+
+FORM_ANSWERS = (200, 302, 303, 400, 403, 404, 422)
+flags = st.sampled_from(["", "y", "1", "on", "\x00", "n"])
+
+
+def post_form(client, url, data, accepted_check=None):
+    """POST a form; a refusal leaves everything as it was, an acceptance is checked."""
+    data = {key: value for key, value in data.items() if value is not None}
+    before = snapshot()
+    response = client.post(url, data=data)
+    tally(f"{url.split('/')[-1]} {response.status_code}")
+    assert response.status_code in FORM_ANSWERS, response.status_code
+    if response.status_code in (302, 303):
+        if accepted_check is not None:
+            db.session.rollback()
+            accepted_check(data, response)
+    else:
+        assert snapshot() == before
+    return response
+
+
+def test_login_form(client, make):
+    make.user()
+
+    @hammer
+    @given(email=st.one_of(texts, st.emails()), password=texts)
+    def check(email, password):
+        before = snapshot()
+        response = client.post("/manage/login", data={"email": email, "password": password})
+        assert response.status_code in (200, 400, 401, 422)
+        assert snapshot() == before
+        response = client.post("/manage/reset", data={"email": email})
+        assert response.status_code in (200, 302, 400, 422)
+
+    check()
+
+
+def test_event_form(client, make):
+    organiser = make.user()
+    festival = make.event(kind="festival", organisation=organiser.organisation)
+    event = make.event(organisation=organiser.organisation)
+    log_in(client, organiser)
+
+    def stored_as_typed(data, response):
+        found = db.session.scalar(select(Event).where(Event.title == data["title"].strip()))
+        assert found is not None
+        assert found.summary == data.get("summary", "").strip()
+        assert found.description == data.get("description", "").strip()
+
+    @hammer
+    @given(
+        title=texts,
+        kind=st.one_of(st.sampled_from(["visit", "festival", "talk"]), texts),
+        parent=st.one_of(st.sampled_from(["", festival.slug]), texts),
+        summary=texts,
+        description=texts,
+        status=st.one_of(st.sampled_from(["published", "draft"]), texts),
+        shift_days=number_texts,
+        url=st.sampled_from(["new", "edit", "duplicate"]),
+    )
+    def check(url, shift_days, **data):
+        if url == "new":
+            post_form(client, "/manage/events/new", data, stored_as_typed)
+        elif url == "edit":
+            post_form(client, f"/manage/events/{event.id}/edit", data, stored_as_typed)
+        else:
+            form = {"title": data["title"], "shift_days": shift_days, "with_occurrences": "y"}
+            post_form(client, f"/manage/events/{event.id}/duplicate", form)
+
+    check()
+
+
+def test_occurrence_forms_with_local_times(client, make):
+    from zoneinfo import ZoneInfo
+
+    from calendrier.timeutil import localize
+
+    organiser = make.user()
+    occurrence = make.occurrence(capacity=10, event=make.event(organisation=organiser.organisation))
+    event_id, venue_slug = occurrence.event.id, occurrence.venue.slug
+    log_in(client, organiser)
+    paris = ZoneInfo("Europe/Paris")
+
+    def stored_as_typed(data, response):
+        from datetime import datetime
+
+        starts = localize(datetime.fromisoformat(data["starts_at"]), paris)
+        assert db.session.scalar(
+            select(func.count()).select_from(Occurrence).where(Occurrence.starts_at == starts)
+        )
+
+    @hammer
+    @given(
+        starts_at=local_times,
+        ends_at=local_times,
+        booking_opens_at=st.one_of(st.just(""), local_times),
+        booking_closes_at=st.one_of(st.just(""), local_times),
+        venue=st.one_of(st.just(venue_slug), texts),
+        capacity=number_texts,
+        max_seats_per_booking=number_texts,
+        cancellation_deadline_hours=number_texts,
+        waitlist=flags,
+        requires_approval=flags,
+        edit=st.booleans(),
+    )
+    def check(edit, **data):
+        if edit:
+            post_form(client, f"/manage/occurrences/{occurrence.id}/edit", data)
+        else:
+            post_form(client, f"/manage/events/{event_id}/occurrences/new", data, stored_as_typed)
+
+    check()
+
+
+def test_recurrence_and_capacity_forms(client, make):
+    organiser = make.user()
+    occurrence = make.occurrence(capacity=10, event=make.event(organisation=organiser.organisation))
+    event_id, venue_slug = occurrence.event.id, occurrence.venue.slug
+    log_in(client, organiser)
+
+    @hammer
+    @given(
+        weekdays=st.lists(st.one_of(st.integers(-1, 8).map(str), number_texts), max_size=3),
+        every_weeks=number_texts,
+        start_time=st.one_of(st.sampled_from(["02:30", "10:00", "25:00", "10:61"]), texts),
+        end_time=st.one_of(st.sampled_from(["03:30", "11:00", "00:00"]), texts),
+        first_day=st.one_of(st.sampled_from(["2027-03-22", "2027-10-25"]), days),
+        last_day=st.one_of(st.sampled_from(["2027-04-05", "2027-11-08"]), days),
+        except_dates=st.one_of(
+            st.sampled_from(["28/03/2027", "31/02/2027", "2027-3-28, 99/99/9999"]), days, texts
+        ),
+        booking_opens_days_before=st.one_of(st.just(""), number_texts),
+        capacity=number_texts,
+        venue=st.one_of(st.just(venue_slug), texts),
+    )
+    def check(weekdays, capacity, **data):
+        data |= {
+            "capacity": capacity,
+            "max_seats_per_booking": "4",
+            "cancellation_deadline_hours": "0",
+        }
+        before = snapshot()
+        response = client.post(
+            f"/manage/events/{event_id}/occurrences/recurring",
+            data={**data, "weekdays": weekdays},
+        )
+        assert response.status_code in FORM_ANSWERS
+        if response.status_code not in (302, 303):
+            assert snapshot() == before
+        post_form(client, f"/manage/occurrences/{occurrence.id}/capacity", {"capacity": capacity})
+
+    check()
+
+
+def test_booking_by_hand_message_and_cancel_forms(client, make):
+    from calendrier.domain import bookings as rules
+
+    organiser = make.user()
+    occurrence = make.occurrence(
+        capacity=1000,
+        max_seats_per_booking=1000,
+        event=make.event(organisation=organiser.organisation),
+    )
+    booking = rules.book(
+        occurrence.id,
+        rules.BookingRequest(name="Ana", email="ana@example.org", seats=2, consent=True),
+    ).booking
+    occurrence_id, reference = occurrence.id, booking.reference
+    log_in(client, organiser)
+
+    def stored_as_typed(data, response):
+        found = db.session.scalar(
+            select(Booking).where(Booking.email == data["email"].strip().lower())
+        )
+        if found is not None and found.source == "manage":
+            assert found.name == data["name"].strip()
+            assert found.phone == data.get("phone", "").strip()
+
+    @hammer
+    @given(
+        name=texts,
+        email=st.one_of(st.just("ok"), st.emails(), texts),
+        phone=st.one_of(st.just(""), texts),
+        seats=number_texts,
+        consent=flags,
+        override_capacity=flags,
+        locale=st.one_of(st.sampled_from(["fr", "en"]), texts),
+        message=texts,
+        statuses=st.lists(st.one_of(st.sampled_from(["confirmed", "pending"]), texts), max_size=2),
+        reason=texts,
+        action=st.sampled_from(["book", "message", "cancel-refused", "check-in"]),
+    )
+    def check(action, message, statuses, reason, **data):
+        if data["email"] == "ok":
+            data["email"] = unique_email()
+        if action == "book":
+            post_form(
+                client, f"/manage/occurrences/{occurrence_id}/bookings/new", data, stored_as_typed
+            )
+        elif action == "message":
+            before = snapshot()
+            response = client.post(
+                f"/manage/occurrences/{occurrence_id}/message",
+                data={"message": message, "statuses": statuses},
+            )
+            assert response.status_code in FORM_ANSWERS
+            if response.status_code not in (302, 303):
+                assert snapshot() == before
+        elif action == "cancel-refused":
+            post_form(client, f"/manage/occurrences/{occurrence_id}/cancel", {"reason": reason})
+            quoted = (
+                reason.replace("%", "%25")
+                .replace("/", "%2F")
+                .replace("?", "%3F")
+                .replace("#", "%23")
+            )
+            post_form(client, f"/manage/bookings/{quoted or 'x'}/cancel", {"reason": reason})
+        else:
+            client.post(f"/manage/bookings/{reference}/check-in", data={"undo": reason})
+
+    check()
+    # the real cancellations, with the nastiest reason, at the end
+    for url in (f"/manage/bookings/{reference}/cancel",):
+        response = client.post(url, data={"reason": "Désolé 🎫\x00" + "x" * 100_000})
+        assert response.status_code in (302, 303, 422)
+
+
+def test_a_nul_byte_in_what_organisers_write_to_attendees_is_a_form_error(client, make):
+    """PostgreSQL refuses NUL in text: the cancellation reason and the message say so."""
+    from calendrier.domain import bookings as rules
+
+    organiser = make.user()
+    occurrence = make.occurrence(event=make.event(organisation=organiser.organisation))
+    booking = rules.book(
+        occurrence.id,
+        rules.BookingRequest(name="Ana", email="ana@example.org", seats=2, consent=True),
+    ).booking
+    log_in(client, organiser)
+    before = snapshot()
+
+    response = client.post(
+        f"/manage/occurrences/{occurrence.id}/message",
+        data={"message": "Rendez-vous\x00 à 9 h", "statuses": ["confirmed"]},
+    )
+    assert response.status_code == 200
+    assert "caractères non autorisés" in response.get_data(as_text=True)
+    assert snapshot() == before
+
+    response = client.post(
+        f"/manage/bookings/{booking.reference}/cancel",
+        data={"reason": "Complet\x00"},
+        follow_redirects=True,
+    )
+    assert "caractères non autorisés" in response.get_data(as_text=True)
+    assert snapshot() == before
+    db.session.refresh(booking)
+    assert booking.status == "confirmed"
+
+
+def test_admin_forms(client, make):
+    admin = make.user(is_admin=True, organisation=None)
+    organisation = make.organisation()
+    venue = make.venue()
+    log_in(client, admin)
+
+    @hammer
+    @given(
+        name=texts,
+        slug=st.one_of(st.just(""), st.from_regex(r"\A[a-z]{1,8}\Z"), texts),
+        text=texts,
+        number=number_texts,
+        email=st.one_of(st.just(""), st.emails(), texts),
+        organisation_id=st.one_of(st.just(str(organisation.id)), number_texts),
+        form=st.sampled_from(["venue", "venue-edit", "organisation", "organisation-edit", "user"]),
+    )
+    def check(form, name, slug, text, number, email, organisation_id):
+        venue_data = {
+            "name": name,
+            "address": text,
+            "postcode": text[:30],
+            "city": text,
+            "access": text,
+            "capacity": number,
+            "latitude": number,
+            "longitude": "4.89",
+            "organisation_id": organisation_id,
+        }
+        org_data = {
+            "name": name,
+            "slug": slug,
+            "description": text,
+            "website": text,
+            "email": email,
+        }
+        user_data = {
+            "email": email,
+            "name": name,
+            "organisation_id": organisation_id,
+            "is_admin": "",
+            "active": "y",
+            "locale": text[:5] or "fr",
+        }
+        target = {
+            "venue": ("/manage/venues/new", venue_data),
+            "venue-edit": (f"/manage/venues/{venue.id}/edit", venue_data),
+            "organisation": ("/manage/organisations/new", org_data),
+            "organisation-edit": (f"/manage/organisations/{organisation.id}/edit", org_data),
+            "user": ("/manage/users/new", user_data),
+        }
+        url, data = target[form]
+        post_form(client, url, data)
+
+    check()
+
+
+def test_ics_import_of_garbage(client, make):
+    import io
+
+    organiser = make.user()
+    log_in(client, organiser)
+
+    ics_like = st.one_of(
+        st.binary(max_size=2000),
+        st.sampled_from(
+            [
+                b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20270328T023000\r\nSUMMARY:\x00\r\n"
+                b"END:VEVENT\r\nEND:VCALENDAR\r\n",
+                b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART;TZID=Europe/Paris:"
+                b"20271031T023000\r\nDTEND:99999999T999999\r\nSUMMARY:Nuit\r\n"
+                b"END:VEVENT\r\nEND:VCALENDAR\r\n",
+                b"BEGIN:VCALENDAR\r\n" * 1000,
+                "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:שלום 🎉\r\nEND:VEVENT\r\n".encode(),
+                b"\xff\xfe\x00B\x00E\x00G\x00I\x00N",
+            ]
+        ),
+        st.text(max_size=500).map(
+            lambda t: ("BEGIN:VCALENDAR\r\n" + t + "\r\nEND:VCALENDAR").encode("utf-8", "replace")
+        ),
+    )
+
+    @hammer
+    @given(body=ics_like, capacity=number_texts, kind=st.one_of(st.just("talk"), texts))
+    def check(body, capacity, kind):
+        response = client.post(
+            "/manage/import",
+            data={
+                "file": (io.BytesIO(body), "agenda.ics"),
+                "capacity": capacity,
+                "kind": kind,
+                "venue": "0",
+            },
+            content_type="multipart/form-data",
+        )
+        assert response.status_code in (200, 400, 413, 422)
+
+    check()
