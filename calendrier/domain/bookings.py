@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import (
@@ -160,7 +161,15 @@ def lock_occurrence(occurrence_id: int) -> Occurrence:
     occurrence = db.session.scalar(
         select(Occurrence)
         .where(Occurrence.id == occurrence_id)
-        .with_for_update()
+        # What every change reads next comes in the same round trip: the lock is
+        # held from here to the commit, and other bookings wait for it meanwhile.
+        .options(
+            joinedload(Occurrence.event, innerjoin=True).joinedload(
+                Event.organisation, innerjoin=True
+            ),
+            joinedload(Occurrence.venue),
+        )
+        .with_for_update(of=Occurrence)
         .execution_options(populate_existing=True)
     )
     if occurrence is None:
