@@ -12,7 +12,7 @@ from sqlalchemy import select
 from calendrier.domain import bookings as rules
 from calendrier.domain import outbox, privacy
 from calendrier.extensions import db
-from calendrier.models import Booking, OutboxMessage
+from calendrier.models import AuditEntry, Booking, OutboxMessage
 from calendrier.timeutil import utcnow
 
 
@@ -204,3 +204,195 @@ def test_booking_emails_link_to_the_privacy_notice(make):
     message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.booking_id == booking.id))
     assert "https://agenda.example.org/privacy" in message.body_text
     assert 'href="https://agenda.example.org/privacy"' in message.body_html
+
+
+# --- the admins' page: access and erasure on request -----------------------------
+
+
+PASSWORD = "correct horse battery"
+
+
+def log_in(client, user):
+    response = client.post("/manage/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def book_now(occurrence, email: str, name: str, seats: int = 1) -> Booking:
+    request = rules.BookingRequest(name=name, email=email, seats=seats, phone="06 00 00 00 00")
+    return rules.book(occurrence.id, request).booking
+
+
+@pytest.fixture
+def admin(make):
+    return make.user(is_admin=True, organisation=None)
+
+
+def test_an_admin_downloads_everything_held_about_one_address_and_nothing_else(client, make, admin):
+    occurrence = make.occurrence(capacity=10)
+    book_now(occurrence, "Ana@Example.org", "Ana Martin", seats=2)
+    book_now(occurrence, "bob@example.org", "Bob Durand")
+    log_in(client, admin)
+
+    response = client.post("/manage/personal-data", data={"email": "ana@example.org"})
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=")
+    data = json.loads(response.get_data(as_text=True))
+    assert data["email"] == "ana@example.org"
+    assert [(b["name"], b["seats"]) for b in data["bookings"]] == [("Ana Martin", 2)]
+    assert [m["recipient"] for m in data["emails"]] == ["ana@example.org"]
+    assert "bob" not in response.get_data(as_text=True).lower()
+
+    # the look-up is in the audit log, without the address
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "privacy.exported"))
+    assert entry.user_id == admin.id and entry.details["bookings"] == 1
+    assert entry.details["email_digest"] == privacy.email_digest("ana@example.org")
+    assert "ana" not in json.dumps(entry.details).lower()
+
+
+def test_an_unknown_address_gets_a_clear_message(client, make, admin):
+    log_in(client, admin)
+    response = client.post("/manage/personal-data", data={"email": "nobody@example.org"})
+    assert response.mimetype == "text/html"
+    assert "Nothing is held about nobody@example.org" in page_text(
+        client.post("/manage/personal-data?lang=en", data={"email": "nobody@example.org"})
+    )
+    assert "Rien n'est conservé sur nobody@example.org" in page_text(response)
+    erase = client.post(
+        "/manage/personal-data", data={"email": "nobody@example.org", "action": "erase"}
+    )
+    assert erase.status_code == 302
+    assert "nobody@example.org" in page_text(client.get(erase.headers["Location"]))
+
+
+def test_erasure_anonymises_frees_the_seats_and_promotes_the_waiting_list(client, make, admin):
+    coming = make.occurrence(capacity=2, waitlist=True)
+    past = make.occurrence(starts_at=utcnow().replace(microsecond=0) - timedelta(days=30))
+    past_booking = rules.book(
+        past.id,
+        rules.BookingRequest(name="Ana Martin", email="ana@example.org", seats=1),
+        now=past.starts_at - timedelta(days=2),
+    ).booking
+    mine = book_now(coming, "ana@example.org", "Ana Martin", seats=2)
+    waiting = book_now(coming, "bob@example.org", "Bob Durand", seats=2)
+    assert waiting.status == "waitlisted"
+    token = mine.token
+    log_in(client, admin)
+
+    # first the confirmation step, which lists the bookings and changes nothing
+    step = client.post(
+        "/manage/personal-data", data={"email": "ana@example.org", "action": "erase"}
+    )
+    assert step.status_code == 200
+    assert coming.event.title in page_text(step) and past.event.title in page_text(step)
+    assert db.session.get(Booking, mine.id).name == "Ana Martin"
+    # not ticking the box changes nothing either
+    unticked = client.post("/manage/personal-data/erase", data={"email": "ana@example.org"})
+    assert unticked.status_code == 422
+    assert db.session.get(Booking, mine.id).name == "Ana Martin"
+
+    done = client.post(
+        "/manage/personal-data/erase", data={"email": "ana@example.org", "confirm": "y"}
+    )
+    assert done.status_code == 302
+    assert "2 réservation(s) anonymisée(s), dont 1 annulée(s)" in page_text(
+        client.get(done.headers["Location"])
+    )
+    db.session.expire_all()
+    for booking_id in (mine.id, past_booking.id):
+        booking = db.session.get(Booking, booking_id)
+        assert booking.name == "" and booking.phone == "" and booking.anonymised_at
+        assert booking.email.endswith("@anonymised.invalid")
+    assert db.session.get(Booking, mine.id).status == "cancelled"
+    assert db.session.get(Booking, past_booking.id).status == "confirmed"  # the figures stay
+    assert db.session.get(Booking, waiting.id).status == "confirmed"  # Bob got the places
+    assert rules.seats_taken(coming.id) == 2
+    assert client.get(f"/bookings/{token}").status_code == 404
+    # Ana gets no email after her request; Bob is told he is in
+    kinds = db.session.execute(select(OutboxMessage.kind, OutboxMessage.recipient)).all()
+    assert ("promoted", "bob@example.org") in kinds
+    assert not any(r == "ana@example.org" for _k, r in kinds)
+    assert "cancelled_by_organiser" not in [k for k, _r in kinds]
+    assert privacy.export("ana@example.org")["bookings"] == []
+    assert "Bob Durand" in json.dumps(privacy.export("bob@example.org"))
+
+    erased = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "privacy.erased"))
+    assert erased.user_id == admin.id
+    assert erased.details == {
+        "email_digest": privacy.email_digest("ana@example.org"),
+        "bookings": 2,
+        "cancelled": 1,
+        "emails": erased.details["emails"],
+    }
+    logged = db.session.scalars(select(AuditEntry.details)).all()
+    assert "ana@example.org" not in json.dumps(logged)
+    organisations = set(
+        db.session.scalars(
+            select(AuditEntry.organisation_id).where(AuditEntry.action == "booking.anonymised")
+        )
+    )
+    assert organisations == {coming.event.organisation_id, past.event.organisation_id}
+
+
+def test_organisers_who_are_not_admins_are_refused(client, make):
+    occurrence = make.occurrence()
+    book_now(occurrence, "ana@example.org", "Ana Martin")
+    organiser = make.user(organisation=occurrence.event.organisation)
+    log_in(client, organiser)
+    assert client.get("/manage/personal-data").status_code == 403
+    assert (
+        client.post("/manage/personal-data", data={"email": "ana@example.org"}).status_code == 403
+    )
+    erase = client.post(
+        "/manage/personal-data/erase", data={"email": "ana@example.org", "confirm": "y"}
+    )
+    assert erase.status_code == 403
+    assert db.session.scalar(select(Booking.name)) == "Ana Martin"
+    assert "/manage/personal-data" not in client.get("/manage/").get_data(as_text=True)
+
+
+def csrf_token(response) -> str:
+    page = response.get_data(as_text=True)
+    return re.search(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+# Over https Flask-WTF also wants a same-site Referer (see tests/test_security.py).
+SAME_SITE = {"Referer": "https://localhost/manage/personal-data"}
+
+
+@pytest.mark.config(WTF_CSRF_ENABLED=True)
+def test_erasure_needs_a_post_with_the_csrf_token(client, make, admin):
+    occurrence = make.occurrence()
+    book_now(occurrence, "ana@example.org", "Ana Martin")
+    token = csrf_token(client.get("/manage/login"))
+    logged_in = client.post(
+        "/manage/login",
+        data={"email": admin.email, "password": PASSWORD, "csrf_token": token},
+        headers=SAME_SITE,
+    )
+    assert logged_in.status_code == 302
+    assert client.get("/manage/personal-data/erase").status_code == 405
+    forged = client.post(
+        "/manage/personal-data/erase",
+        data={"email": "ana@example.org", "confirm": "y"},
+        headers=SAME_SITE,
+    )
+    assert forged.status_code == 400
+    assert db.session.scalar(select(Booking.name)) == "Ana Martin"
+
+    token = csrf_token(client.get("/manage/personal-data"))
+    step = client.post(
+        "/manage/personal-data",
+        data={"email": "ana@example.org", "action": "erase", "csrf_token": token},
+        headers=SAME_SITE,
+    )
+    assert step.status_code == 200
+    token = csrf_token(step)
+    done = client.post(
+        "/manage/personal-data/erase",
+        data={"email": "ana@example.org", "confirm": "y", "csrf_token": token},
+        headers=SAME_SITE,
+    )
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(Booking.name)) == ""

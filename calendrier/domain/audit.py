@@ -13,14 +13,20 @@ def record(
     action: str,
     obj: Any,
     organisation_id: int | None = None,
+    *,
+    object_type: str | None = None,
     **details: Any,
 ) -> AuditEntry:
-    """Add an audit row to the caller's transaction (it commits with the change)."""
+    """Add an audit row to the caller's transaction (it commits with the change).
+
+    ``object_type`` names what the row is about when no row of ours is (``obj=None``),
+    e.g. ``"person"`` for a request about one email address.
+    """
     entry = AuditEntry(
         user_id=actor.id if actor is not None else None,
         organisation_id=organisation_id,
         action=action,
-        object_type=type(obj).__name__.lower(),
+        object_type=object_type or type(obj).__name__.lower(),
         object_id=getattr(obj, "id", None),
         details={k: _plain(v) for k, v in details.items()},
     )

@@ -403,15 +403,21 @@ def cancel_by_organiser(
     *,
     actor: User | None = None,
     reason: str = "",
+    notify: bool = True,
     now: datetime | None = None,
 ) -> Booking:
-    """The organiser cancels someone's booking (no deadline applies). Commits."""
+    """The organiser cancels someone's booking (no deadline applies). Commits.
+
+    ``notify=False`` writes no email to the holder: their data are about to be
+    erased at their request (``privacy.erase``), which the organiser answers directly.
+    """
     now = now or utcnow()
     with _change_booking(booking_id) as (booking, occurrence):
         if not booking.is_active:
             raise InvalidTransition()
         _end(booking, BookingStatus.CANCELLED, now)
-        queue_booking_email(booking, "cancelled_by_organiser", message=reason)
+        if notify:
+            queue_booking_email(booking, "cancelled_by_organiser", message=reason)
         _audit(actor, "booking.cancelled", booking, seats=booking.seats, reason=reason)
         promote_waitlist(occurrence, now, actor=actor)
     return booking

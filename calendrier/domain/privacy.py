@@ -4,21 +4,26 @@ Attendees' names, emails and phones are needed to run a date and to reach people
 about it. Once the date is well past (``PRIVACY_RETENTION_DAYS``), ``purge``
 anonymises them: the booking stays (seats, status, times: the statistics) but
 nothing in it, or in the emails written about it, points to a person any more.
-``export`` gathers everything held about one email address (GDPR right of access).
+``export`` gathers everything held about one email address (GDPR right of access);
+``erase`` anonymises it at once, at the person's request (right to erasure).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import String, cast, func, literal, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import (
+    ACTIVE_BOOKING_STATUSES,
     ApiToken,
     AuditEntry,
     Booking,
@@ -28,7 +33,10 @@ from ..models import (
     User,
 )
 from ..timeutil import utcnow
+from . import audit
+from . import bookings as rules
 from .bookings import normalise_email
+from .errors import InvalidTransition, NotFound
 
 ANONYMOUS_DOMAIN = "anonymised.invalid"  # RFC 2606: can never be a real address
 PURGE_BATCH = 500
@@ -129,8 +137,28 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def export(email: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """Everything held about one email address, as plain JSON-able data. Reads only."""
+def email_digest(email: str) -> str:
+    """Names an address in the audit log without writing it there.
+
+    Keyed with the secret key: the log cannot be searched for a guessed address
+    without it, yet an admin asked "did you erase x@y?" can compute the answer.
+    """
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(key, normalise_email(email).encode(), hashlib.sha256).hexdigest()
+    return digest[:20]
+
+
+def holds_anything(data: dict[str, Any]) -> bool:
+    """Whether an ``export`` found anything at all about the address."""
+    return bool(data["bookings"] or data["emails"] or data["history"] or data["organiser_account"])
+
+
+def export(email: str, *, actor: User | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Everything held about one email address, as plain JSON-able data.
+
+    Reads only; with an ``actor`` (an admin answering a request) the look-up is
+    written to the audit log, by the address's digest, and committed.
+    """
     email = normalise_email(email)
     now = now or utcnow()
     bookings = list(
@@ -187,8 +215,110 @@ def export(email: str, *, now: datetime | None = None) -> dict[str, Any]:
         ],
         "organiser_account": _account(user) if user is not None else None,
     }
-    db.session.rollback()  # a read only: end the transaction (on SQLite it holds the lock)
+    if actor is None:
+        db.session.rollback()  # a read only: end the transaction (on SQLite it holds the lock)
+        return data
+    try:
+        audit.record(
+            actor,
+            "privacy.exported",
+            None,
+            object_type="person",
+            email_digest=email_digest(email),
+            bookings=len(bookings),
+            emails=len(messages),
+        )
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
     return data
+
+
+# --- right to erasure -------------------------------------------------------------
+
+ERASURE_REASON = "right to erasure"
+
+
+@dataclass
+class ErasureReport:
+    bookings: int = 0  # anonymised
+    cancelled: int = 0  # live bookings of dates to come, cancelled first
+    emails: int = 0
+
+
+def erase(email: str, *, actor: User | None = None, now: datetime | None = None) -> ErasureReport:
+    """Anonymise every booking of one email address now, as the purge would later. Commits.
+
+    The person's live bookings of dates still to come are first cancelled by the
+    booking rules (one transaction each), so their seats go to the waiting list;
+    they get no cancellation email, since they asked for this. Then all their
+    bookings and the emails about them are anonymised in one transaction, with an
+    audit row per booking (for its organisation's log) and one for the request,
+    which names the address only by its digest. Run again, it finishes the work.
+    """
+    email = normalise_email(email)
+    now = now or utcnow()
+    mine = func.lower(Booking.email) == email
+    live_to_come = list(
+        db.session.scalars(
+            select(Booking.id)
+            .join(Booking.occurrence)
+            .where(
+                mine,
+                Booking.status.in_(ACTIVE_BOOKING_STATUSES),
+                Occurrence.starts_at > now,
+            )
+            .order_by(Booking.id)
+        )
+    )
+    db.session.rollback()
+    report = ErasureReport()
+    for booking_id in live_to_come:
+        try:
+            rules.cancel_by_organiser(
+                booking_id, actor=actor, reason=ERASURE_REASON, notify=False, now=now
+            )
+        except (InvalidTransition, NotFound):
+            continue  # ended meanwhile: nothing to free
+        report.cancelled += 1
+    try:
+        held = list(
+            db.session.scalars(
+                select(Booking)
+                .where(mine, Booking.anonymised_at.is_(None))
+                .options(joinedload(Booking.occurrence).joinedload(Occurrence.event))
+                .order_by(Booking.id)
+            )
+        )
+        for booking in held:
+            audit.record(
+                actor,
+                "booking.anonymised",
+                booking,
+                organisation_id=booking.occurrence.event.organisation_id,
+                reference=booking.reference,
+                occurrence_id=booking.occurrence_id,
+                reason=ERASURE_REASON,
+            )
+        if held:
+            report.emails = _anonymise([b.id for b in held], now)
+        report.bookings = len(held)
+        audit.record(
+            actor,
+            "privacy.erased",
+            None,
+            object_type="person",
+            email_digest=email_digest(email),
+            bookings=report.bookings,
+            cancelled=report.cancelled,
+            emails=report.emails,
+        )
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return report
 
 
 def _booking(booking: Booking) -> dict[str, Any]:

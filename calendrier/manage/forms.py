@@ -13,6 +13,7 @@ from wtforms import (
     DateTimeLocalField,
     EmailField,
     FloatField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -359,3 +360,20 @@ class UserForm(FlaskForm):
     is_admin = BooleanField(_l("Admin of the whole cluster"))
     active = BooleanField(_l("Active (may log in)"), default=True)
     locale = SelectField(_l("Language"), choices=options(LANGUAGES))
+
+
+class PersonalDataForm(FlaskForm):
+    email = EmailField(
+        _l("The person's email address"),
+        validators=[DataRequired(), Length(max=320), Email(check_deliverability=False)],
+    )
+
+
+class EraseForm(FlaskForm):
+    """The confirmation step of an erasure: the address travels in a hidden field."""
+
+    email = HiddenField(validators=[DataRequired(), Length(max=320)])
+    confirm = BooleanField(
+        _l("Yes, erase this person's data now: this cannot be undone"),
+        validators=[DataRequired(message=_l("Tick the box to confirm."))],
+    )
