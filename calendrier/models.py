@@ -52,6 +52,9 @@ class BookingStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
+# Where anonymised bookings and emails point (RFC 2606: can never be a real address).
+ANONYMOUS_DOMAIN = "anonymised.invalid"
+
 ACTIVE_BOOKING_STATUSES = (
     BookingStatus.PENDING,
     BookingStatus.CONFIRMED,

@@ -78,6 +78,18 @@ def test_purge_anonymises_only_attendees_of_occurrences_past_the_retention(
     assert not any(name.startswith("Personne 0") for name in everything)
 
 
+def test_an_email_blanked_by_the_purge_is_never_sent_even_after_mail_retry(runner, make, smtp):
+    old = past_occurrence(make, 400)
+    book_back_then(old, 1)  # its confirmation is still in the outbox, unsent
+    assert "anonymised 1 booking(s) and 1 email(s)" in runner.invoke(
+        args=["privacy", "purge", "--older-than", "365"]
+    ).output
+
+    assert "queued 0 email(s) again" in runner.invoke(args=["mail", "retry"]).output
+    assert "sent 0" in runner.invoke(args=["mail", "send"]).output
+    assert smtp.messages == []
+
+
 def test_purge_uses_the_configured_retention_and_works_in_batches(app, runner, make, monkeypatch):
     app.config["PRIVACY_RETENTION_DAYS"] = 20
     occurrence = past_occurrence(make, 30, capacity=50)

@@ -37,7 +37,7 @@ from flask_mail import Message, email_dispatched
 from sqlalchemy import event, func, or_, select, update
 
 from ..extensions import db
-from ..models import OutboxMessage, OutboxStatus
+from ..models import ANONYMOUS_DOMAIN, OutboxMessage, OutboxStatus
 from ..timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -337,7 +337,11 @@ def counts() -> dict[str, int]:
 
 def retry_failed(since: datetime | None = None) -> int:
     """Queue the given-up messages again, from scratch (after a mail set-up was fixed). Commits."""
-    query = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
+    query = update(OutboxMessage).where(
+        OutboxMessage.status == OutboxStatus.FAILED,
+        # Emails blanked when their booking was anonymised have no one to go to.
+        OutboxMessage.recipient.not_like(f"%@{ANONYMOUS_DOMAIN}"),
+    )
     if since is not None:
         query = query.where(OutboxMessage.created_at >= since)
     result = db.session.execute(

@@ -24,6 +24,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import (
     ACTIVE_BOOKING_STATUSES,
+    ANONYMOUS_DOMAIN,
     ApiToken,
     AuditEntry,
     Booking,
@@ -38,7 +39,6 @@ from . import bookings as rules
 from .bookings import normalise_email
 from .errors import InvalidTransition, NotFound
 
-ANONYMOUS_DOMAIN = "anonymised.invalid"  # RFC 2606: can never be a real address
 PURGE_BATCH = 500
 
 
