@@ -501,7 +501,8 @@ def test_exports_csv_and_xlsx_defuse_formulas(client, world):
     response = client.get(f"/manage/occurrences/{world.mine.id}/attendees.csv")
     assert response.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in response.headers["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    body = response.get_data().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body), delimiter=";"))  # as Excel set up for France
     assert rows[0][:3] == ["Référence", "Nom", "Adresse e-mail"]
     names = {row[1] for row in rows[1:]}
     assert '\'=HYPERLINK("http://evil","x")' in names and "Ana Martin" in names
@@ -514,6 +515,10 @@ def test_exports_csv_and_xlsx_defuse_formulas(client, world):
     cells = [c for row in sheet.iter_rows() for c in row]
     assert all(c.data_type != "f" for c in cells)
     assert any(v == '\'=HYPERLINK("http://evil","x")' for row in values for v in row)
+
+    english = client.get(f"/manage/occurrences/{world.mine.id}/attendees.csv?lang=en")
+    rows = list(csv.reader(io.StringIO(english.get_data().decode("utf-8-sig"))))
+    assert rows[0][:3] == ["Reference", "Name", "Email"]
 
 
 def test_sign_in_sheet(client, world):

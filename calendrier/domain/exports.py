@@ -76,10 +76,14 @@ def rows(bookings: Iterable[Booking]) -> list[list[object]]:
     ]
 
 
-def to_csv(table: Sequence[Sequence[object]]) -> bytes:
-    """UTF-8 with a byte-order mark, so Excel reads the accents right."""
+def to_csv(table: Sequence[Sequence[object]], language: str = "fr") -> bytes:
+    """UTF-8 with a byte-order mark, so Excel reads the accents right.
+
+    Separated by semicolons in French: Excel set up for France splits on them (commas
+    are its decimal mark) and would put a comma-separated row in a single column.
+    """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, delimiter=";" if language == "fr" else ",", lineterminator="\r\n")
     for row in table:
         writer.writerow([safe_cell(v) for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")

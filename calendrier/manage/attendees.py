@@ -13,6 +13,7 @@ from ..domain import attendees as roster
 from ..domain import bookings as rules
 from ..domain import exports
 from ..domain.errors import DomainError, InvalidInput
+from ..i18n import current_language
 from ..models import BookingStatus
 from .forms import (
     CancelBookingForm,
@@ -211,7 +212,7 @@ def _export_table(occurrence):
 @login_required
 def export_csv(occurrence_id: int):
     occurrence = managed_occurrence(occurrence_id)
-    body = exports.to_csv(_export_table(occurrence))
+    body = exports.to_csv(_export_table(occurrence), current_language())
     return _download(body, "text/csv; charset=utf-8", exports.filename(occurrence, "csv"))
 
 
