@@ -174,7 +174,6 @@ def lock_occurrence(occurrence_id: int) -> Occurrence:
     )
     if occurrence is None:
         raise NotFound(occurrence_id)
-    occurrence.version = (occurrence.version or 0) + 1
     return occurrence
 
 
@@ -210,7 +209,7 @@ def book(
         occurrence = lock_occurrence(occurrence_id)
         booking, created = _take(occurrence, request, override_capacity, actor, now)
         if created:
-            db.session.commit()
+            _commit_keeping_loaded()
         else:
             db.session.rollback()
     except IntegrityError:
@@ -224,6 +223,17 @@ def book(
         db.session.rollback()
         raise
     return BookingResult(booking, created=created)
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what was just written: the door shows the new booking
+    (reference, token, status) at once, and a crowd's every query counts."""
+    session = db.session()
+    previous, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous
 
 
 def _take(
