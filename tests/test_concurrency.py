@@ -74,3 +74,47 @@ def test_threads_posting_the_form_never_overbook(app, make):
     assert set(outcomes) <= {302, 422}
     assert rules.seats_taken(occurrence_id) == 4
     assert db.session.scalar(select(func.count(Booking.id))) == 2
+
+
+def test_one_email_pressing_book_from_several_devices_gets_one_booking(app, make):
+    occurrence_id = make.occurrence(capacity=10).id
+
+    def book(i):
+        request = rules.BookingRequest(name="Ana", email=" Ana@Example.org", seats=2)
+        result = rules.book(occurrence_id, request)
+        return result.booking.id, result.created
+
+    outcomes, errors = run_at_once(app, book, 6)
+    assert errors == []
+    assert len({booking_id for booking_id, _ in outcomes}) == 1
+    assert sorted(created for _, created in outcomes) == [False] * 5 + [True]
+    assert rules.seats_taken(occurrence_id) == 2
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
+
+
+def test_a_rush_racing_organiser_changes_neither_deadlocks_nor_overbooks(app, make):
+    occurrence = make.occurrence(capacity=6, max_seats_per_booking=2)
+    occurrence_id = occurrence.id
+    organiser_id = make.user(organisation=occurrence.event.organisation).id
+    early = [
+        rules.book(
+            occurrence_id, rules.BookingRequest(name=f"E{i}", email=f"e{i}@example.org", seats=1)
+        ).booking.id
+        for i in range(2)
+    ]
+
+    def work(i):
+        from calendrier.models import User
+
+        actor = db.session.get(User, organiser_id)
+        if i == 0:
+            return rules.set_capacity(occurrence_id, 9, actor=actor).capacity
+        if i < 3:
+            return rules.cancel_by_organiser(early[i - 1], actor=actor).status
+        request = rules.BookingRequest(name=f"P{i}", email=f"p{i}@example.org", seats=1)
+        return rules.book(occurrence_id, request).booking.status
+
+    outcomes, errors = run_at_once(app, work, THREADS)
+    assert all(isinstance(e, OccurrenceFull) for e in errors), errors  # no deadlock, no 500
+    assert outcomes.count("cancelled") == 2
+    assert rules.seats_taken(occurrence_id) == 9  # demand (21 seats) fills the new capacity

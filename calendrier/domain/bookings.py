@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -159,22 +159,30 @@ def lock_occurrence(occurrence_id: int) -> Occurrence:
     seat count read after it cannot change until the commit.
     """
     occurrence = db.session.scalar(
+        _with_what_a_booking_reads(occurrence_id)
+        # NO KEY UPDATE: as exclusive as FOR UPDATE between changes, but it does not
+        # wait for the key-share locks that inserting a booking takes on its
+        # occurrence (see _take_while_seats_are_free), so neither waits on the other.
+        .with_for_update(of=Occurrence, key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    if occurrence is None:
+        raise NotFound(occurrence_id)
+    return occurrence
+
+
+def _with_what_a_booking_reads(occurrence_id: int):
+    """The occurrence with its event, organisation and venue, in one round trip."""
+    return (
         select(Occurrence)
         .where(Occurrence.id == occurrence_id)
-        # What every change reads next comes in the same round trip: the lock is
-        # held from here to the commit, and other bookings wait for it meanwhile.
         .options(
             joinedload(Occurrence.event, innerjoin=True).joinedload(
                 Event.organisation, innerjoin=True
             ),
             joinedload(Occurrence.venue),
         )
-        .with_for_update(of=Occurrence)
-        .execution_options(populate_existing=True)
     )
-    if occurrence is None:
-        raise NotFound(occurrence_id)
-    return occurrence
 
 
 # --- booking ----------------------------------------------------------------
@@ -206,6 +214,10 @@ def book(
             return BookingResult(existing, created=False)
 
     try:
+        if actor is None and not override_capacity:
+            booking = _take_while_seats_are_free(occurrence_id, request, now)
+            if booking is not None:
+                return BookingResult(booking, created=True)
         occurrence = lock_occurrence(occurrence_id)
         booking, created = _take(occurrence, request, override_capacity, actor, now)
         if created:
@@ -213,9 +225,12 @@ def book(
         else:
             db.session.rollback()
     except IntegrityError:
-        # A concurrent request with the same idempotency key won the race.
+        # A concurrent request with the same idempotency key, or the same email,
+        # committed first: theirs is the booking.
         db.session.rollback()
-        existing = request.idempotency_key and find_by_idempotency_key(request.idempotency_key)
+        existing = (
+            request.idempotency_key and find_by_idempotency_key(request.idempotency_key)
+        ) or find_active_booking(occurrence_id, request.email)
         if existing:
             return BookingResult(existing, created=False)
         raise
@@ -223,6 +238,59 @@ def book(
         db.session.rollback()
         raise
     return BookingResult(booking, created=created)
+
+
+def _take_while_seats_are_free(
+    occurrence_id: int, request: BookingRequest, now: datetime
+) -> Booking | None:
+    """The common case of a rush, with the lock taken last. None: nothing was written.
+
+    Someone from the public asks for seats that are free, on a date that needs no
+    approval and for which nobody is waiting. Their booking, email and audit entry
+    are written first, side by side with everyone else's; the occurrence's lock is
+    taken only at the end, to count again, with every booking committed before this
+    one: the lock is then held for one query and the commit instead of the whole
+    booking. When that count says otherwise, or the case is not the common one,
+    everything is rolled back and ``_take`` decides under the lock, as for any
+    booking: the answer is the same, only slower.
+    """
+    occurrence = db.session.scalar(_with_what_a_booking_reads(occurrence_id))
+    if (
+        occurrence is None
+        or find_active_booking(occurrence_id, request.email) is not None
+        or not _fits_without_waiting(occurrence, request, now, seats_already_counted=0)
+    ):
+        db.session.rollback()
+        return None
+    booking = _new_booking(occurrence, request, BookingStatus.CONFIRMED, now)
+    lock_occurrence(occurrence_id)  # reads the occurrence again, as it is now
+    if not _fits_without_waiting(occurrence, request, now, seats_already_counted=booking.seats):
+        db.session.rollback()
+        return None
+    _commit_keeping_loaded()
+    return booking
+
+
+def _fits_without_waiting(
+    occurrence: Occurrence, request: BookingRequest, now: datetime, seats_already_counted: int
+) -> bool:
+    if occurrence.requires_approval or not is_booking_open(occurrence, now):
+        return False
+    if not 1 <= request.seats <= occurrence.max_seats_per_booking:
+        return False
+    confirmed, waiting = db.session.execute(
+        select(
+            func.coalesce(
+                func.sum(case((Booking.status == BookingStatus.CONFIRMED, Booking.seats))), 0
+            ),
+            func.count(case((Booking.status == BookingStatus.WAITLISTED, 1))),
+        ).where(
+            Booking.occurrence_id == occurrence.id,
+            Booking.status.in_((BookingStatus.CONFIRMED, BookingStatus.WAITLISTED)),
+        )
+    ).one()
+    free = occurrence.capacity - (confirmed - seats_already_counted)
+    return request.seats <= free and waiting == 0
 
 
 def _commit_keeping_loaded() -> None:
@@ -274,12 +342,24 @@ def _take(
     else:
         raise OccurrenceFull()
 
+    return _new_booking(occurrence, request, status, now, actor, override_capacity), True
+
+
+def _new_booking(
+    occurrence: Occurrence,
+    request: BookingRequest,
+    status: BookingStatus,
+    now: datetime,
+    actor: User | None = None,
+    override_capacity: bool = False,
+) -> Booking:
+    """Write the booking, its email and its audit entry (the caller commits)."""
     booking = Booking(
         occurrence=occurrence,
         reference=new_reference(),
         token=new_token(),
         name=request.name.strip(),
-        email=email,
+        email=normalise_email(request.email),
         phone=(request.phone or "").strip(),
         seats=request.seats,
         status=status,
@@ -302,7 +382,7 @@ def _take(
         source=booking.source,
         override_capacity=override_capacity,
     )
-    return booking, True
+    return booking
 
 
 # --- one transaction per change ---------------------------------------------
