@@ -106,6 +106,11 @@ def clock(dt: datetime) -> str:
     return _time_text(_local(dt), _language())
 
 
+def colon() -> str:
+    """":" after a label, with the no-break space French puts before it ("Référence :")."""
+    return "\u00a0:" if _language() == "fr" else ":"
+
+
 def translation_directories(app: Flask) -> list[str]:
     """Each area keeps its own catalogue (``calendrier/**/translations``); Babel merges them."""
     root = Path(app.root_path)
@@ -130,3 +135,4 @@ def init_app(app: Flask, babel: Babel) -> None:
         datetime=format_datetime,
     )
     app.jinja_env.globals["current_language"] = current_language
+    app.jinja_env.globals["colon"] = colon

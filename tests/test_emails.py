@@ -149,6 +149,9 @@ def test_every_email_reaches_the_person_in_their_language_with_the_right_calenda
         for body in (text, html):
             assert HELLO[locale] in body
             assert booking.reference in body
+            # French puts a no-break space before a colon: "Référence : ABCD-1234"
+            label = {"fr": "Référence\u00a0:", "en": "Reference:"}[locale]
+            assert f"{label} " in body
             assert f"https://agenda.example.org/bookings/{booking.token}" in body
         assert "&lt;vous&gt;" in html and "<vous>" not in html  # escaped in HTML
         assert f'lang="{locale}"' in html
