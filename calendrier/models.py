@@ -315,6 +315,8 @@ class OutboxMessage(db.Model):
     body_html: Mapped[str] = mapped_column(Text, default="")
     ics: Mapped[str | None] = mapped_column(Text)
     ics_method: Mapped[str | None] = mapped_column(String(20))
+    # What the check-in QR code in the email opens (attached as a PNG when set).
+    check_in_url: Mapped[str | None] = mapped_column(String(500))
     # Makes "never twice" a database guarantee, e.g. "reminder:<booking id>".
     dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.QUEUED)

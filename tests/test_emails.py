@@ -237,3 +237,53 @@ def test_calendar_clients_read_the_attached_files_alike(smtp, make, parser):
         assert event["start"]["utc"] == utc(occurrence.starts_at)
         assert event["status"] == status and event["sequence"] == sequence
     assert "Tempête, route fermée; désolés." in read(cancel)["events"][0]["description"]
+
+
+def qr_modules(png: bytes) -> list[list[bool]]:
+    """The dark modules of a QR code PNG, read back with pypng (8 pixels a module)."""
+    import png as pypng
+
+    width, height, rows, _info = pypng.Reader(bytes=png).asRGBA8()
+    pixels = [list(row) for row in rows]
+    box = 8
+    return [
+        [pixels[y * box + box // 2][(x * box + box // 2) * 4] < 128 for x in range(width // box)]
+        for y in range(height // box)
+    ]
+
+
+def test_the_confirmation_email_shows_the_check_in_code_and_a_waiting_one_does_not(smtp, make):
+    import qrcode
+
+    occurrence = make.occurrence(capacity=1, waitlist=True)
+    ana, bob = (
+        rules.book(occurrence.id, rules.BookingRequest(who, f"{who}@example.org", seats=1)).booking
+        for who in ("ana", "bob")
+    )  # bob waits
+    references = {"ana@example.org": ana.reference, "bob@example.org": bob.reference}
+    rules.cancel_by_attendee(ana.id)  # bob is promoted
+    outbox.deliver_all()
+
+    def images(message):
+        return [p for p in message.walk() if p.get_content_type() == "image/png"]
+
+    # in the order written: ana confirmed, bob waiting, ana cancelled, bob promoted
+    sent = [(m["To"], bool(images(m))) for m in smtp.messages]
+    assert sent == [
+        ("ana@example.org", True),
+        ("bob@example.org", False),
+        ("ana@example.org", False),
+        ("bob@example.org", True),
+    ]
+    with_code = [m for m in smtp.messages if images(m)]
+    for message in with_code:
+        [image] = images(message)
+        assert image["Content-ID"] == "<check-in-code@calendrier>"
+        assert image.get_content_disposition() == "inline"
+        html = message.get_body(("html",)).get_content()
+        assert 'src="cid:check-in-code@calendrier"' in html
+        assert "À l'entrée, montrez ce code" in html
+        reference = references[message["To"]]
+        expected = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+        expected.add_data(f"https://agenda.example.org/manage/bookings/{reference}/check-in")
+        assert qr_modules(image.get_payload(decode=True)) == expected.get_matrix()

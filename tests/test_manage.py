@@ -476,11 +476,11 @@ def test_check_in_one_tap_and_undo_from_the_door_list(client, world):
 
 
 def test_qr_code_opens_the_check_in_page_of_that_booking(client, world, app):
-    from calendrier.domain import attendees
+    from calendrier.domain import check_in_codes
 
-    url = attendees.check_in_url(world.booking)
+    url = check_in_codes.check_in_url(world.booking)
     assert url == f"https://agenda.example.org/manage/bookings/{world.booking.reference}/check-in"
-    svg = str(attendees.check_in_qr(world.booking))
+    svg = str(check_in_codes.check_in_qr(world.booking))
     assert svg.startswith("<svg") and "style=" not in svg
     confirmation = text(client.get(f"/bookings/{world.booking.token}"))
     assert 'class="qr-code"' in confirmation and "Montrez ce code" in confirmation

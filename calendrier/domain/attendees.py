@@ -5,14 +5,9 @@ Reading here never changes a seat; changes to bookings go through ``bookings``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-import qrcode
-import qrcode.image.svg
-from flask import current_app
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup, escape
 from sqlalchemy import case, func, or_, select
 
 from ..extensions import db
@@ -187,44 +182,3 @@ def message_attendees(
     return len(people)
 
 
-# --- check-in codes -------------------------------------------------------------
-
-
-def check_in_path(booking: Booking) -> str:
-    return f"/manage/bookings/{booking.reference}/check-in"
-
-
-def check_in_url(booking: Booking) -> str:
-    """What the QR code in the attendee's confirmation opens: the organiser's check-in page.
-
-    It names the booking by its reference (not its secret token): the page needs an
-    organiser of that organisation logged in, so the code is useless to anyone else.
-    """
-    return current_app.config["PUBLIC_URL"] + check_in_path(booking)
-
-
-def qr_svg(data: str, label: str) -> Markup:
-    """An inline SVG QR code (no style attribute, so the strict CSP allows it)."""
-    image = qrcode.make(
-        data,
-        image_factory=qrcode.image.svg.SvgPathImage,
-        border=2,
-        error_correction=qrcode.constants.ERROR_CORRECT_M,
-    )
-    source = image.to_string(encoding="unicode")
-    size = re.search(r'viewBox="0 0 (\d+) (\d+)"', source).group(1)
-    path = re.search(r' d="([^"]+)"', source).group(1)
-    return Markup(  # noqa: S704 - every value is a number or escaped here
-        f'<svg class="qr-code" viewBox="0 0 {size} {size}" width="200" height="200" '
-        f'role="img" aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
-        f'<rect width="{size}" height="{size}" fill="#fff"/>'
-        f'<path d="{escape(path)}" fill="#000"/></svg>'
-    )
-
-
-def check_in_qr(booking: Booking) -> Markup:
-    """For the attendee's confirmation page and own page: ``{{ check_in_qr(booking) }}``."""
-    if booking.status != BookingStatus.CONFIRMED:
-        return Markup("")
-    label = _l("Check-in code for booking %(ref)s", ref=booking.reference)
-    return qr_svg(check_in_url(booking), str(label))

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import Booking, BookingStatus, OutboxMessage
 from ..timeutil import utcnow
 from .calendars import calendar_bytes, fold, format_utc, param_value
+from .check_in_codes import EMAIL_IMAGE_ID, check_in_url
 from .outbox import mark_written
 
 # kind -> (subject, lead paragraph, iCalendar METHOD of the attachment or None)
@@ -163,6 +164,8 @@ def queue_booking_email(
     occurrence = booking.occurrence
     event = occurrence.event
     public_url = current_app.config["PUBLIC_URL"]
+    # Confirmed: the person may show this email at the door, with its check-in code.
+    check_in = check_in_url(booking) if booking.status == BookingStatus.CONFIRMED else None
     with force_locale(booking.locale or "fr"):
         context = {
             "booking": booking,
@@ -175,6 +178,7 @@ def queue_booking_email(
             "manage_url": manage_url(booking),
             "event_url": f"{public_url}/events/{event.slug}",
             "privacy_url": f"{public_url}/privacy",
+            "check_in_image": f"cid:{EMAIL_IMAGE_ID}" if check_in else None,
         }
         subject = subject_of() % {"title": event.title}
         context["subject"] = subject
@@ -195,6 +199,7 @@ def queue_booking_email(
         body_html=body_html,
         ics=ics,
         ics_method=method if ics else None,
+        check_in_url=check_in,
         dedup_key=dedup_key,
     )
     db.session.add(outbox)

@@ -39,6 +39,7 @@ from sqlalchemy import event, func, or_, select, update
 from ..extensions import db
 from ..models import ANONYMOUS_DOMAIN, OutboxMessage, OutboxStatus
 from ..timeutil import utcnow
+from .check_in_codes import EMAIL_IMAGE_ID, qr_png
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,14 @@ def build_message(row: OutboxMessage) -> CalendarMessage:
         msg.ics_method = row.ics_method
         filename = "cancel.ics" if row.ics_method == "CANCEL" else "invitation.ics"
         msg.attach(filename, "text/calendar", row.ics.encode())
+    if row.check_in_url and row.body_html:
+        msg.attach(
+            "check-in.png",
+            "image/png",
+            qr_png(row.check_in_url),
+            "inline",
+            headers={"Content-ID": f"<{EMAIL_IMAGE_ID}>"},
+        )
     return msg
 
 

@@ -117,6 +117,7 @@ def _anonymise(booking_ids: list[int], now: datetime) -> int:
             body_text="",
             body_html="",
             ics=None,
+            check_in_url=None,
             last_error="",
         )
         .execution_options(synchronize_session=False)

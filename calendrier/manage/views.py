@@ -30,8 +30,8 @@ from sqlalchemy.orm import joinedload
 
 from .. import accounts, i18n
 from ..accounts import find_user, require_organisation_access
-from ..domain import attendees as roster
 from ..domain import bookings as rules
+from ..domain import check_in_codes
 from ..domain import dashboard as figures
 from ..domain.errors import (
     BookingClosed,
@@ -166,7 +166,7 @@ def inject_manage_globals():
     return {}
 
 
-bp.add_app_template_global(roster.check_in_qr, "check_in_qr")
+bp.add_app_template_global(check_in_codes.check_in_qr, "check_in_qr")
 
 
 # --- logging in and out, passwords -----------------------------------------------
