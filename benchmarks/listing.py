@@ -42,9 +42,6 @@ def populate(database_url: str, occurrences: int) -> str:
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            db.session.commit()
         upgrade()
         rng = random.Random(8)
         orgs = [Organisation(slug=f"org-{i}", name=f"Organisation {i}") for i in range(8)]
@@ -194,6 +191,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
+        if url.startswith("postgresql"):
+            from common import fresh_database  # dropped and created again: every run starts equal
+
+            fresh_database(url)
         print("database:", url.split("@")[-1], "—", populate(url, args.occurrences))
         process, port = serve(url, args.workers)
         try:
