@@ -117,4 +117,5 @@ def test_a_rush_racing_organiser_changes_neither_deadlocks_nor_overbooks(app, ma
     outcomes, errors = run_at_once(app, work, THREADS)
     assert all(isinstance(e, OccurrenceFull) for e in errors), errors  # no deadlock, no 500
     assert outcomes.count("cancelled") == 2
-    assert rules.seats_taken(occurrence_id) == 9  # demand (21 seats) fills the new capacity
+    # whatever the order: never more than the capacity, and every seat is someone's answer
+    assert rules.seats_taken(occurrence_id) == outcomes.count("confirmed") <= 9
