@@ -255,16 +255,12 @@ def _take_while_seats_are_free(
     booking: the answer is the same, only slower.
     """
     occurrence = db.session.scalar(_with_what_a_booking_reads(occurrence_id))
-    if (
-        occurrence is None
-        or find_active_booking(occurrence_id, request.email) is not None
-        or not _fits_without_waiting(occurrence, request, now, seats_already_counted=0)
-    ):
+    if occurrence is None or not _fits_without_waiting(occurrence, request, now):
         db.session.rollback()
         return None
     booking = _new_booking(occurrence, request, BookingStatus.CONFIRMED, now)
     lock_occurrence(occurrence_id)  # reads the occurrence again, as it is now
-    if not _fits_without_waiting(occurrence, request, now, seats_already_counted=booking.seats):
+    if not _fits_without_waiting(occurrence, request, now, mine=booking):
         db.session.rollback()
         return None
     _commit_keeping_loaded()
@@ -272,25 +268,31 @@ def _take_while_seats_are_free(
 
 
 def _fits_without_waiting(
-    occurrence: Occurrence, request: BookingRequest, now: datetime, seats_already_counted: int
+    occurrence: Occurrence, request: BookingRequest, now: datetime, mine: Booking | None = None
 ) -> bool:
+    """Open, no approval, seats free, nobody waiting, no live booking for this email yet.
+
+    ``mine``: this request's own booking, already written and so counted by the query.
+    """
     if occurrence.requires_approval or not is_booking_open(occurrence, now):
         return False
     if not 1 <= request.seats <= occurrence.max_seats_per_booking:
         return False
-    confirmed, waiting = db.session.execute(
+    confirmed, waiting, held = db.session.execute(
         select(
             func.coalesce(
                 func.sum(case((Booking.status == BookingStatus.CONFIRMED, Booking.seats))), 0
             ),
             func.count(case((Booking.status == BookingStatus.WAITLISTED, 1))),
+            func.count(case((Booking.email == normalise_email(request.email), 1))),
         ).where(
             Booking.occurrence_id == occurrence.id,
-            Booking.status.in_((BookingStatus.CONFIRMED, BookingStatus.WAITLISTED)),
+            Booking.status.in_(ACTIVE_BOOKING_STATUSES),
         )
     ).one()
-    free = occurrence.capacity - (confirmed - seats_already_counted)
-    return request.seats <= free and waiting == 0
+    if mine is not None:
+        confirmed, held = confirmed - mine.seats, held - 1
+    return held == 0 and waiting == 0 and request.seats <= occurrence.capacity - confirmed
 
 
 def _commit_keeping_loaded() -> None:
