@@ -158,11 +158,19 @@ def test_organiser_pages_have_no_serious_accessibility_violation(page, live_serv
         "/manage/users",
         f"/manage/users/{admin_id}/edit",
         "/manage/audit",
+        "/manage/personal-data",
     ]
     for path in paths:
         response = page.goto(live_server.base + path)
         assert response.status == 200, path
         axe(page)
+    # The erasure's confirmation step, reached with the keyboard alone.
+    page.goto(live_server.base + "/manage/personal-data")
+    page.get_by_label("Adresse e-mail de la personne").fill("ana@example.org")
+    page.get_by_role("button", name="Effacer…").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Effacer maintenant")).to_be_visible()
+    axe(page)
     # A form sent back with errors is accessible too.
     page.goto(live_server.base + f"/manage/events/{e}/occurrences/new")
     page.get_by_role("button", name="Enregistrer").click()
