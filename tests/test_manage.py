@@ -107,13 +107,14 @@ def other_organisation_urls(w) -> list[tuple[str, str]]:
         ("POST", f"/manage/bookings/{b.reference}/approve"),
         ("POST", f"/manage/bookings/{b.reference}/reject"),
         ("POST", f"/manage/bookings/{b.reference}/cancel"),
+        ("POST", f"/manage/bookings/{b.reference}/seats"),
     ]
 
 
 def test_an_organiser_cannot_see_or_touch_another_organisations_data(client, world):
     log_in(client, world.organiser)
     for method, url in other_organisation_urls(world):
-        response = client.open(url, method=method, data={"capacity": 0, "reason": "x"})
+        response = client.open(url, method=method, data={"capacity": 0, "reason": "x", "seats": 3})
         assert response.status_code in (403, 404), (method, url, response.status_code)
         assert "Bob" not in text(response) and "bob@example.org" not in text(response)
     # Nothing changed on their side.
@@ -122,6 +123,7 @@ def test_an_organiser_cannot_see_or_touch_another_organisations_data(client, wor
     assert theirs.capacity == 10 and not theirs.is_cancelled
     assert db.session.get(Booking, world.their_booking.id).status == "confirmed"
     assert db.session.get(Booking, world.their_booking.id).checked_in_at is None
+    assert db.session.get(Booking, world.their_booking.id).seats == 1
     assert count(OutboxMessage, OutboxMessage.kind == "message") == 0
 
 
@@ -551,6 +553,35 @@ def test_organiser_cancels_one_booking(client, world):
     client.post(f"/manage/bookings/{world.booking.reference}/cancel", data={"reason": "Doublon"})
     db.session.expire_all()
     assert db.session.get(Booking, world.booking.id).status == "cancelled"
+
+
+def test_organiser_changes_the_places_of_a_booking_and_the_waiting_list_moves(client, world, make):
+    full = make.occurrence(event=world.mine.event, capacity=4, waitlist=True)
+    group = book(full, "group@example.org", seats=3, name="Groupe scolaire")
+    book(full, "one@example.org", seats=1, name="Une")
+    waiting = book(full, "wait@example.org", seats=2, name="Attente")
+    assert waiting.status == "waitlisted"
+    log_in(client, world.organiser)
+    url = f"/manage/bookings/{group.reference}/seats"
+    page = text(client.get(f"/manage/occurrences/{full.id}"))
+    assert f'action="{url}"' in page and "Modifier les places de Groupe scolaire" in page
+
+    too_many = client.post(url, data={"seats": 4}, follow_redirects=True)
+    assert "Il ne reste pas assez de places pour cela." in text(too_many)
+    for bad in ("0", "-2", "abc", ""):
+        client.post(url, data={"seats": bad})
+    db.session.expire_all()
+    assert db.session.get(Booking, group.id).seats == 3  # nothing changed by those
+
+    fewer = client.post(url, data={"seats": 1}, follow_redirects=True)
+    assert "Les places de Groupe scolaire sont modifiées" in text(fewer)
+    db.session.expire_all()
+    assert db.session.get(Booking, group.id).seats == 1
+    assert db.session.get(Booking, waiting.id).status == "confirmed"  # 2 seats freed, 2 waiting
+    kinds = db.session.scalars(
+        select(OutboxMessage.kind).where(OutboxMessage.booking_id.in_([group.id, waiting.id]))
+    ).all()
+    assert "seats_changed" in kinds and "promoted" in kinds
 
 
 # --- dashboard and audit ----------------------------------------------------------

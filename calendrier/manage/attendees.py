@@ -12,12 +12,13 @@ from flask_wtf import FlaskForm
 from ..domain import attendees as roster
 from ..domain import bookings as rules
 from ..domain import exports
-from ..domain.errors import DomainError, InvalidInput
+from ..domain.errors import DomainError, InvalidInput, OccurrenceFull
 from ..i18n import current_language
 from ..models import BookingStatus
 from .forms import (
     CancelBookingForm,
     CapacityForm,
+    ChangeSeatsForm,
     ManualBookingForm,
     MessageForm,
     PostForm,
@@ -98,6 +99,26 @@ def booking_cancel(reference: str):
             b.id, actor=current_user, reason=(form.reason.data or "").strip()
         ),
         _("The booking of %(name)s is cancelled and they are told by email."),
+        form,
+    )
+
+
+@bp.route("/bookings/<reference:reference>/seats", methods=["POST"])
+@login_required
+def booking_seats(reference: str):
+    """A person calls to say they will be more, or fewer: same rules, told by email."""
+    form = ChangeSeatsForm()
+
+    def change(booking):
+        try:
+            rules.change_seats(booking.id, form.seats.data, actor=current_user)
+        except OccurrenceFull:
+            raise InvalidInput({"seats": _("Not enough places left for that.")}) from None
+
+    return _booking_action(
+        reference,
+        change,
+        _("The places of %(name)s are changed and they are told by email."),
         form,
     )
 

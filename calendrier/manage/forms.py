@@ -307,6 +307,13 @@ class CancelBookingForm(FlaskForm):
     )
 
 
+class ChangeSeatsForm(FlaskForm):
+    seats = IntegerField(
+        _l("Places"),
+        validators=[InputRequired(), NumberRange(min=1, max=1000)],
+    )
+
+
 class VenueForm(FlaskForm):
     name = StringField(
         _l("Name"), validators=[DataRequired(), Length(max=200), no_control_characters]
