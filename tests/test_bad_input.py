@@ -11,13 +11,14 @@ database, so each one compares row counts before and after its own request.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import json
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from sqlalchemy import func, select
@@ -35,6 +36,8 @@ from calendrier.models import (
     Venue,
 )
 from calendrier.timeutil import utcnow
+
+from .test_manage import log_in
 
 API = "/api/v1"
 PASSWORD = "correct horse battery"
@@ -251,11 +254,6 @@ def tally(label: str) -> None:
     """What the examples got, shown by ``pytest --hypothesis-show-statistics``."""
     with contextlib.suppress(InvalidArgument):  # outside an example
         event(label)
-
-
-def log_in(client, user) -> None:
-    response = client.post("/manage/login", data={"email": user.email, "password": PASSWORD})
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def bearer(token: str) -> dict:
@@ -780,14 +778,20 @@ FORM_ANSWERS = (200, 302, 303, 400, 403, 404, 422)
 flags = st.sampled_from(["", "y", "1", "on", "\x00", "n"])
 
 
-def post_form(client, url, data, accepted_check=None):
-    """POST a form; a refusal leaves everything as it was, an acceptance is checked."""
+def post_form(client, url, data, accepted_check=None, accepted=None):
+    """POST a form; a refusal leaves everything as it was, an acceptance is checked.
+
+    ``accepted`` (a Counter) counts the acceptances by ``url``, so that a test can make
+    sure its ``accepted_check`` ran at all and is not a check that cannot fail.
+    """
     data = {key: value for key, value in data.items() if value is not None}
     before = snapshot()
     response = client.post(url, data=data)
     tally(f"{url.split('/')[-1]} {response.status_code}")
     assert response.status_code in FORM_ANSWERS, response.status_code
     if response.status_code in (302, 303):
+        if accepted is not None:
+            accepted[url] += 1
         if accepted_check is not None:
             db.session.rollback()
             accepted_check(data, response)
@@ -824,27 +828,34 @@ def test_event_form(client, make):
         assert found.summary == data.get("summary", "").strip()
         assert found.description == data.get("description", "").strip()
 
+    accepted = collections.Counter()
+    new, edit = "/manage/events/new", f"/manage/events/{event.id}/edit"
+    valid = {"kind": "talk", "parent": "", "status": "draft", "shift_days": "7"}
+
     @hammer
     @given(
-        title=texts,
-        kind=st.one_of(st.sampled_from(["visit", "festival", "talk"]), texts),
-        parent=st.one_of(st.sampled_from(["", festival.slug]), texts),
-        summary=texts,
-        description=texts,
-        status=st.one_of(st.sampled_from(["published", "draft"]), texts),
-        shift_days=number_texts,
+        title=mostly(nice_texts, texts),
+        kind=mostly(st.sampled_from(["visit", "festival", "talk"]), texts),
+        parent=mostly(st.sampled_from(["", festival.slug]), texts),
+        summary=mostly(nice_texts, texts),
+        description=mostly(nice_texts, texts),
+        status=mostly(st.sampled_from(["published", "draft"]), texts),
+        shift_days=mostly(st.integers(-400, 400).map(str), number_texts),
         url=st.sampled_from(["new", "edit", "duplicate"]),
     )
+    @example(url="new", title="Ciné-concert 🎹", summary="Court", description="Long", **valid)
+    @example(url="edit", title="  Zoë Ézéchiel  ", summary="", description="שלום", **valid)
     def check(url, shift_days, **data):
         if url == "new":
-            post_form(client, "/manage/events/new", data, stored_as_typed)
+            post_form(client, new, data, stored_as_typed, accepted)
         elif url == "edit":
-            post_form(client, f"/manage/events/{event.id}/edit", data, stored_as_typed)
+            post_form(client, edit, data, stored_as_typed, accepted)
         else:
             form = {"title": data["title"], "shift_days": shift_days, "with_occurrences": "y"}
             post_form(client, f"/manage/events/{event.id}/duplicate", form)
 
     check()
+    assert accepted[new] and accepted[edit], accepted  # stored_as_typed really ran
 
 
 def test_occurrence_forms_with_local_times(client, make):
@@ -866,27 +877,44 @@ def test_occurrence_forms_with_local_times(client, make):
             select(func.count()).select_from(Occurrence).where(Occurrence.starts_at == starts)
         )
 
+    accepted = collections.Counter()
+    new = f"/manage/events/{event_id}/occurrences/new"
+    valid = {
+        "booking_opens_at": "",
+        "booking_closes_at": "",
+        "venue": venue_slug,
+        "capacity": "10",
+        "max_seats_per_booking": "4",
+        "cancellation_deadline_hours": "0",
+        "waitlist": "y",
+        "requires_approval": "",
+    }
+
     @hammer
     @given(
         starts_at=local_times,
         ends_at=local_times,
         booking_opens_at=st.one_of(st.just(""), local_times),
         booking_closes_at=st.one_of(st.just(""), local_times),
-        venue=st.one_of(st.just(venue_slug), texts),
-        capacity=number_texts,
-        max_seats_per_booking=number_texts,
-        cancellation_deadline_hours=number_texts,
+        venue=mostly(st.just(venue_slug), texts),
+        capacity=mostly(st.integers(1, 50).map(str), number_texts),
+        max_seats_per_booking=mostly(st.integers(1, 6).map(str), number_texts),
+        cancellation_deadline_hours=mostly(st.integers(0, 48).map(str), number_texts),
         waitlist=flags,
         requires_approval=flags,
         edit=st.booleans(),
     )
+    # one date in summer time, one in winter time: both stored at the right instant
+    @example(edit=False, starts_at="2027-06-04T17:30", ends_at="2027-06-04T19:00", **valid)
+    @example(edit=False, starts_at="2027-12-03T17:30", ends_at="2027-12-03T19:00", **valid)
     def check(edit, **data):
         if edit:
             post_form(client, f"/manage/occurrences/{occurrence.id}/edit", data)
         else:
-            post_form(client, f"/manage/events/{event_id}/occurrences/new", data, stored_as_typed)
+            post_form(client, new, data, stored_as_typed, accepted)
 
     check()
+    assert accepted[new] >= 2, accepted  # stored_as_typed really ran
 
 
 def test_recurrence_and_capacity_forms(client, make):
@@ -945,35 +973,49 @@ def test_booking_by_hand_message_and_cancel_forms(client, make):
     occurrence_id, reference = occurrence.id, booking.reference
     log_in(client, organiser)
 
+    accepted = collections.Counter()
+    by_hand = f"/manage/occurrences/{occurrence_id}/bookings/new"
+
     def stored_as_typed(data, response):
         found = db.session.scalar(
             select(Booking).where(Booking.email == data["email"].strip().lower())
         )
-        if found is not None and found.source == "manage":
-            assert found.name == data["name"].strip()
-            assert found.phone == data.get("phone", "").strip()
+        assert found is not None and found.source == "manage"
+        assert found.name == data["name"].strip()
+        assert found.phone == data.get("phone", "").strip()
 
     @hammer
     @given(
-        name=texts,
-        email=st.one_of(st.just("ok"), st.emails(), texts),
-        phone=st.one_of(st.just(""), texts),
-        seats=number_texts,
+        name=mostly(nice_texts, texts),
+        email=mostly(st.just("ok"), st.one_of(st.emails(), texts)),
+        phone=mostly(st.sampled_from(["", "06 12 34 56 78", "+33 4 75 00 00 00"]), texts),
+        seats=mostly(st.integers(1, 6).map(str), number_texts),
         consent=flags,
         override_capacity=flags,
-        locale=st.one_of(st.sampled_from(["fr", "en"]), texts),
+        locale=mostly(st.sampled_from(["fr", "en"]), texts),
         message=texts,
         statuses=st.lists(st.one_of(st.sampled_from(["confirmed", "pending"]), texts), max_size=2),
         reason=texts,
         action=st.sampled_from(["book", "message", "cancel-refused", "check-in"]),
     )
+    @example(
+        action="book",
+        name="  Zoë Ézéchiel  ",
+        email="ok",
+        phone="+33 4 75 00 00 00",
+        seats="3",
+        consent="y",
+        override_capacity="",
+        locale="en",
+        message="",
+        statuses=[],
+        reason="",
+    )
     def check(action, message, statuses, reason, **data):
         if data["email"] == "ok":
             data["email"] = unique_email()
         if action == "book":
-            post_form(
-                client, f"/manage/occurrences/{occurrence_id}/bookings/new", data, stored_as_typed
-            )
+            post_form(client, by_hand, data, stored_as_typed, accepted)
         elif action == "message":
             before = snapshot()
             response = client.post(
@@ -996,6 +1038,7 @@ def test_booking_by_hand_message_and_cancel_forms(client, make):
             client.post(f"/manage/bookings/{reference}/check-in", data={"undo": reason})
 
     check()
+    assert accepted[by_hand], accepted  # stored_as_typed really ran
     # the real cancellations, with the nastiest reason, at the end
     for url in (f"/manage/bookings/{reference}/cancel",):
         response = client.post(url, data={"reason": "Désolé 🎫\x00" + "x" * 100_000})
