@@ -12,14 +12,15 @@ from wtforms.validators import (
     Regexp,
 )
 
+from .domain.text import has_control_characters
+
 PHONE_PATTERN = r"^[0-9+().\s-]{6,25}$"
 
 
 def no_control_characters(form, field):
     from wtforms.validators import ValidationError
 
-    value = field.data or ""
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in value) or "\x7f" in value:
+    if has_control_characters(field.data or "", multiline=True):
         raise ValidationError(_l("This field contains characters that are not allowed."))
 
 

@@ -223,7 +223,6 @@ class Occurrence(db.Model):
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
     # iCalendar SEQUENCE: raised on every change that matters to a calendar.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
-    # Bumped under the row lock on every booking change; also a cheap ETag part.
     external_uid: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -15,6 +15,7 @@ from ..models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Occurrence
 from . import audit
 from .errors import InvalidInput
 from .notifications import queue_booking_email
+from .text import has_control_characters
 
 _STATUS_ORDER = case(
     {"confirmed": 0, "pending": 1, "waitlisted": 2, "cancelled": 3, "rejected": 4},
@@ -152,8 +153,7 @@ def message_attendees(
         errors["message"] = _l("Write the message to send.")
     elif len(message) > 5000:
         errors["message"] = _l("At most %(num)d characters.", num=5000)
-    elif any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in message):
-        # PostgreSQL refuses NUL in text; no one types the other control characters
+    elif has_control_characters(message, multiline=True):
         errors["message"] = _l("This field contains characters that are not allowed.")
     chosen = [s for s in statuses if s in MESSAGE_AUDIENCES]
     if not chosen:
@@ -180,5 +180,3 @@ def message_attendees(
     )
     db.session.commit()
     return len(people)
-
-

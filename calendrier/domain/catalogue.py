@@ -42,6 +42,7 @@ from . import audit, bookings
 from .errors import CapacityBelowBookings, InvalidInput, NotFound
 from .notifications import KINDS as EMAIL_KINDS
 from .notifications import queue_booking_email
+from .text import has_control_characters
 
 KINDS = tuple(kind.value for kind in EventKind)
 EVENT_STATUSES = tuple(status.value for status in EventStatus)
@@ -130,8 +131,7 @@ def _text(
         errors.add(name, _l("This field is required."))
     if len(value) > max_length:
         errors.add(name, _l("At most %(num)d characters.", num=max_length))
-    allowed = "\t\n\r" if multiline else ""
-    if any((ord(c) < 32 and c not in allowed) or c == "\x7f" for c in value):
+    if has_control_characters(value, multiline=multiline):
         errors.add(name, _l("This field contains characters that are not allowed."))
     return value
 
