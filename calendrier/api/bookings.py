@@ -15,6 +15,7 @@ from ..domain.notifications import manage_url
 from ..extensions import db, limiter
 from ..i18n import current_language
 from ..models import Booking, BookingStatus, Occurrence
+from ..web import TokenConverter
 from .common import BOOKING_TOKEN, OCCURRENCE_ID, blueprint
 from .errors import ErrorSchema, fail
 from .events import ID_RULE, Shown, public_occurrence, shown
@@ -32,7 +33,7 @@ bp = blueprint(
 )
 
 BOOKING_PATH = "/bookings/<string(maxlength=64):token>"
-TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TOKEN = re.compile(TokenConverter.regex)  # the shape the pages' <token:...> accepts
 
 
 class BookingView:
