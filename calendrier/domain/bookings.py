@@ -274,10 +274,12 @@ def _fits_without_waiting(
 
     ``mine``: this request's own booking, already written and so counted by the query.
     """
-    if occurrence.requires_approval or not is_booking_open(occurrence, now):
+    if occurrence.requires_approval:
         return False
-    if not 1 <= request.seats <= occurrence.max_seats_per_booking:
-        return False
+    try:
+        _check_open_and_seats(occurrence, request, by_organiser=False, now=now)
+    except (BookingClosed, TooManySeats):
+        return False  # _take says so, with the reason
     confirmed, waiting, held = db.session.execute(
         select(
             func.coalesce(
@@ -321,14 +323,7 @@ def _take(
     if existing is not None:
         return existing, False
     by_organiser = actor is not None or override_capacity
-    if occurrence.status != OccurrenceStatus.SCHEDULED:
-        raise BookingClosed()
-    if not by_organiser and not is_booking_open(occurrence, now):
-        raise BookingClosed()
-    if request.seats < 1:
-        raise TooManySeats(occurrence.max_seats_per_booking)
-    if not by_organiser and request.seats > occurrence.max_seats_per_booking:
-        raise TooManySeats(occurrence.max_seats_per_booking)
+    _check_open_and_seats(occurrence, request, by_organiser, now)
 
     free = occurrence.capacity - seats_taken(occurrence.id)
     if free > 0 and occurrence.waitlist and promote_waitlist(occurrence, now):
@@ -345,6 +340,20 @@ def _take(
         raise OccurrenceFull()
 
     return _new_booking(occurrence, request, status, now, actor, override_capacity), True
+
+
+def _check_open_and_seats(
+    occurrence: Occurrence, request: BookingRequest, by_organiser: bool, now: datetime
+) -> None:
+    """Raise ``BookingClosed`` or ``TooManySeats`` if this request may not be taken at all."""
+    if occurrence.status != OccurrenceStatus.SCHEDULED:
+        raise BookingClosed()
+    if not by_organiser and not is_booking_open(occurrence, now):
+        raise BookingClosed()
+    if request.seats < 1:
+        raise TooManySeats(occurrence.max_seats_per_booking)
+    if not by_organiser and request.seats > occurrence.max_seats_per_booking:
+        raise TooManySeats(occurrence.max_seats_per_booking)
 
 
 def _new_booking(
