@@ -28,6 +28,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from icalendar import Calendar
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
 
 from ..extensions import db
 from ..models import (
@@ -42,6 +43,8 @@ from ..models import (
 from ..timeutil import localize, utcnow
 from . import audit, catalogue
 from .errors import DomainError, InvalidInput
+from .import_limits import Budget, LimitReached, frequency_refused, gives_a_date, walk
+from .text import has_control_characters
 
 MAX_BYTES = 5 * 1024 * 1024
 # Dates of a recurring event: from the feeds' past window to this far ahead, at most this many.
@@ -79,7 +82,35 @@ REASONS = {
     "unreadable": _l("%(name)s could not be read."),
     "unreadable_event": _l("This event could not be read."),
     "rejected": _l("Refused by the catalogue: %(details)s"),
+    # the work an import may cost (import_limits)
+    "frequency": _l(
+        "The recurrence rule repeats every %(unit)s: no programme has dates that often."
+    ),
+    "never": _l("The recurrence rule never gives a date."),
+    "too_many_steps": _l(
+        "The recurrence rule goes through more than %(num)d dates (those before the "
+        "imported period count too): give it a later start, or an end."
+    ),
+    "file_dates": _l(
+        "The file holds more than %(num)d dates: this event was not imported. "
+        "Import the rest from a second file."
+    ),
+    "time_limit": _l(
+        "The import took more than %(num)d seconds: this event was not imported. "
+        "Import the rest from a second file."
+    ),
+    # the catalogue's checks on text, as for the forms
+    "too_long": _l("%(name)s is too long (at most %(num)d characters)."),
+    "control_characters": _l("%(name)s contains characters that are not allowed."),
+    "unwritable": _l("This event could not be saved: nothing of it was imported."),
 }
+FREQUENCY_UNITS = {"SECONDLY": _l("second"), "MINUTELY": _l("minute"), "HOURLY": _l("hour")}
+# Longest texts, as the catalogue's forms take them (the event's and the date's UIDs are
+# stored in 500 characters: a date's is the event's plus "/20270101T100000Z").
+MAX_TITLE = 200
+MAX_DESCRIPTION = 20_000
+MAX_UID = 500 - len("/20270101T100000Z")
+MAX_LOCATION = 1_000
 NOTES = {
     "no_end": _l("No end: one hour assumed."),
     "capacity_clamped": _l("Capacity lowered to what the venue holds."),
@@ -219,19 +250,32 @@ def import_vevents(
             report.skipped.append(_line(vevent, "", REASONS["no_uid"]))
             continue
         by_uid.setdefault(uid, []).append(vevent)
+    budget = Budget.for_import()
     for uid, components in by_uid.items():
         try:
             try:
-                group = _read_group(uid, components, options, venues, report, now)
+                budget.check_time()
+                group = _read_group(uid, components, options, venues, report, now, budget)
+                if group is not None:
+                    budget.take_dates(len(group.instances))
             except _Refused as refused:
                 report.skipped.append(_line(components[0], uid, refused.reason))
+                continue
+            except LimitReached as limit:
+                reason = _format(REASONS[limit.code], **limit.values)
+                report.skipped.append(_line(components[0], uid, reason))
                 continue
             except (ValueError, TypeError, AttributeError, KeyError, OverflowError):
                 # what icalendar or dateutil could not make sense of: this event only
                 report.skipped.append(_line(components[0], uid, REASONS["unreadable_event"]))
                 continue
             if group is not None:
-                _apply(group, organisation, options, report)
+                try:
+                    _apply(group, organisation, options, report)
+                except (DataError, IntegrityError):
+                    # what the database refused all the same: this event only, all of it
+                    db.session.rollback()
+                    report.skipped.append(_line(components[0], uid, REASONS["unwritable"]))
         finally:
             db.session.rollback()  # whatever was not committed for this UID
             if progress is not None:
@@ -254,11 +298,12 @@ class _Refused(Exception):
         self.reason = reason
 
 
-def _read_group(uid, components, options, venues, report, now) -> _Group | None:
+def _read_group(uid, components, options, venues, report, now, budget=None) -> _Group | None:
     """The event and its dates as the file describes them, or None (reported) if unusable."""
     if OWN_UID.match(uid):
         report.skipped.append(_line(components[0], uid, REASONS["own_uid"]))
         return None
+    _check_texts(uid, components)
     masters = [c for c in components if c.get("recurrence-id") is None]
     overrides = {}
     for component in components:
@@ -284,7 +329,7 @@ def _read_group(uid, components, options, venues, report, now) -> _Group | None:
             sources.append((uid, master, None))
         else:
             try:
-                starts = _instances(master, now, report, uid)
+                starts = _instances(master, now, report, uid, budget)
             except _Refused as refused:
                 report.skipped.append(_line(master, uid, refused.reason))
                 return None
@@ -299,6 +344,29 @@ def _read_group(uid, components, options, venues, report, now) -> _Group | None:
         except _Refused as refused:
             report.skipped.append(_line(component, uid, refused.reason, start))
     return group
+
+
+def _check_texts(uid: str, components) -> None:
+    """The catalogue's checks on text, before anything is written (a venue included):
+    _Refused names the first text that the organiser's forms would refuse too."""
+    if len(uid) > MAX_UID:
+        raise _Refused(_format(REASONS["too_long"], name="UID", num=MAX_UID))
+    checked = (
+        ("summary", "SUMMARY", MAX_TITLE, False),
+        ("description", "DESCRIPTION", MAX_DESCRIPTION, True),
+        ("location", "LOCATION", MAX_LOCATION, False),
+    )
+    for component in components:
+        if has_control_characters(uid):
+            raise _Refused(_format(REASONS["control_characters"], name="UID"))
+        for key, name, longest, multiline in checked:
+            text = str(component.get(key, ""))
+            if not multiline:
+                text = " ".join(text.split())
+            if len(text) > longest:
+                raise _Refused(_format(REASONS["too_long"], name=name, num=longest))
+            if has_control_characters(text, multiline=multiline):
+                raise _Refused(_format(REASONS["control_characters"], name=name))
 
 
 def _broken(component) -> set[str]:
@@ -368,18 +436,30 @@ def _moment(value, zone: ZoneInfo) -> datetime:
     return value.astimezone(UTC)
 
 
-def _instances(master, now: datetime, report: ImportReport, uid: str) -> list[datetime]:
-    """Start times of a recurring VEVENT within the import window (in the event's zone)."""
+def _instances(
+    master, now: datetime, report: ImportReport, uid: str, budget: Budget | None = None
+) -> list[datetime]:
+    """Start times of a recurring VEVENT within the import window (in the event's zone).
+
+    The rule is walked within ``budget`` (see import_limits): LimitReached beyond it."""
     start = _value(master, "dtstart")
     if any(name in _broken(master) for name in ("RRULE", "RDATE", "EXDATE")):
         raise _Refused(REASONS["bad_recurrence"])
     if not isinstance(start, datetime):
         raise _Refused(REASONS["all_day"])
+    budget = budget or Budget.for_import()
     rules = rruleset()
     try:
         for rule in _as_list(master.get("rrule")):
+            too_often = frequency_refused(rule)
+            if too_often is not None:
+                unit = FREQUENCY_UNITS.get(too_often, too_often.lower())
+                raise _Refused(_format(REASONS["frequency"], unit=unit))
             text = rule.to_ical().decode()
-            rules.rrule(rrulestr(text, dtstart=start, ignoretz=False))
+            parsed = rrulestr(text, dtstart=start, ignoretz=False)
+            if not gives_a_date(parsed, start, _interval(rule)):
+                raise _Refused(REASONS["never"])
+            rules.rrule(parsed)
         for rdate in _as_list(master.get("rdate")):
             for period in rdate.dts:
                 if isinstance(period.dt, datetime):
@@ -394,7 +474,7 @@ def _instances(master, now: datetime, report: ImportReport, uid: str) -> list[da
     until = now + RECURRENCE_HORIZON
     starts: list[datetime] = []
     aware = start.tzinfo is not None
-    for moment in rules:
+    for moment in walk(rules, budget):
         instant = moment if aware else moment.replace(tzinfo=UTC)
         if instant > until:
             break
@@ -406,6 +486,11 @@ def _instances(master, now: datetime, report: ImportReport, uid: str) -> list[da
             break
         starts.append(moment)
     return starts
+
+
+def _interval(rule) -> int:
+    values = _as_list(rule.get("INTERVAL"))
+    return int(values[0]) if values else 1
 
 
 def _format(message, **values) -> str:
