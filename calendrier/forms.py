@@ -24,10 +24,18 @@ def no_control_characters(form, field):
         raise ValidationError(_l("This field contains characters that are not allowed."))
 
 
+def one_line(form, field):
+    """A name is one line: no line break, no control character (as the API asks)."""
+    from wtforms.validators import ValidationError
+
+    if has_control_characters(field.data or ""):
+        raise ValidationError(_l("This field contains characters that are not allowed."))
+
+
 class AttendeeFieldsMixin:
     name = StringField(
         _l("Full name"),
-        validators=[DataRequired(), Length(max=200), no_control_characters],
+        validators=[DataRequired(), Length(max=200), one_line],
         render_kw={"autocomplete": "name"},
     )
     email = EmailField(

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ..domain import bookings as rules
-from ..domain.errors import BookingClosed
+from ..domain.errors import BookingClosed, TooManyForAddress
 from ..domain.notifications import manage_url
 from ..extensions import db, limiter
 from ..i18n import current_language
@@ -83,14 +83,17 @@ def _booking_rate_limit() -> str:
     description="The booking cannot be taken: `full`, `closed`, `too_many_seats` (more "
     "than the occurrence's `max_seats_per_booking`), `idempotency_key_reused` (the key "
     "was used for another request), or `already_booked` "
-    "(this email already holds a live booking for this date; its holder finds it "
-    "through the link in their confirmation email).",
+    "(this email already holds a live booking for this date, which is open: its link "
+    "is emailed to that address again). A date that is closed, past or full answers "
+    "`closed` or `full` whoever asks, whether the address holds a booking or not.",
 )
 @bp.alt_response(422, schema=ErrorSchema, description="Invalid fields, listed in `errors`.")
 @bp.alt_response(
     429,
     schema=ErrorSchema,
-    description="Too many booking requests from this address: wait `Retry-After` seconds.",
+    description="Too many booking requests from this client address, or "
+    "`too_many_for_address`: the email address given was sent the emails of too many "
+    "bookings in the last hour (see booking_limits). Wait `Retry-After` seconds.",
     headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
 )
 def book(headers: dict, data: dict, occurrence_id: int):
@@ -117,12 +120,21 @@ def book(headers: dict, data: dict, occurrence_id: int):
     except BookingClosed:
         public_occurrence(occurrence_id)  # a date that is not public is not found (404)
         raise
+    except TooManyForAddress:
+        public_occurrence(occurrence_id)
+        message = _(
+            "This address has been sent too many booking emails in the last hour. "
+            "Please try again later."
+        )
+        fail(429, "too_many_for_address", message, headers={"Retry-After": "3600"})
     booking = result.booking
     if not result.created:
         public_occurrence(occurrence_id)
         replay = key is not None and booking.idempotency_key == key
         if not replay:
-            # Never hand out the token of a booking someone else made with this email.
+            # Never hand out the token of a booking someone else made with this email:
+            # its link goes to that address, as the form does.
+            rules.resend_booking_link(booking.id)
             fail(409, "already_booked", _already_booked())
         same = booking.occurrence_id == occurrence_id and booking.email == rules.normalise_email(
             request.email

@@ -31,6 +31,7 @@ from ..models import (
 )
 from ..timeutil import utcnow
 from . import audit
+from .booking_limits import check_confirmations_per_address
 from .errors import (
     BookingClosed,
     CancellationClosed,
@@ -212,6 +213,8 @@ def book(
         existing = find_by_idempotency_key(request.idempotency_key)
         if existing is not None:
             return BookingResult(existing, created=False)
+    if actor is None and not override_capacity:
+        check_confirmations_per_address(request.email, now)
 
     try:
         if actor is None and not override_capacity:
@@ -316,13 +319,14 @@ def _take(
     now: datetime,
 ) -> tuple[Booking, bool]:
     email = normalise_email(request.email)
-    existing = find_active_booking(occurrence.id, email)
-    if existing is None and request.idempotency_key:
+    if request.idempotency_key:
         # Seen again under the lock: a retry that waited for the first attempt.
         existing = find_by_idempotency_key(request.idempotency_key)
-    if existing is not None:
-        return existing, False
+        if existing is not None:
+            return existing, False
     by_organiser = actor is not None or override_capacity
+    # Closed, past or full is decided before looking for this email's booking: the
+    # answer must not tell whether an address holds one (issue 17).
     _check_open_and_seats(occurrence, request, by_organiser, now)
 
     free = occurrence.capacity - seats_taken(occurrence.id)
@@ -338,7 +342,9 @@ def _take(
         status = BookingStatus.WAITLISTED
     else:
         raise OccurrenceFull()
-
+    existing = find_active_booking(occurrence.id, email)
+    if existing is not None:
+        return existing, False
     return _new_booking(occurrence, request, status, now, actor, override_capacity), True
 
 

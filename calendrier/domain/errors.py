@@ -75,3 +75,10 @@ class InvalidInput(DomainError):
     def messages(self) -> dict[str, list[str]]:
         """The errors as plain text, in the current language (for JSON answers)."""
         return {field: [str(m) for m in messages] for field, messages in self.errors.items()}
+
+
+class TooManyForAddress(DomainError):
+    """This address was sent the booking emails of too many bookings in the last hour:
+    the doors must not become a way to flood someone's inbox (see booking_limits)."""
+
+    code = "too_many_for_address"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import mimetypes
 import secrets
 from dataclasses import replace
@@ -19,6 +20,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -29,6 +31,7 @@ from ..domain import listing
 from ..domain.errors import (
     BookingClosed,
     OccurrenceFull,
+    TooManyForAddress,
     TooManySeats,
 )
 from ..extensions import limiter
@@ -280,13 +283,14 @@ def event_detail(slug: str):
     form.occurrence.choices = bookable_choices(rows)
     if request.method == "GET":
         form.submission.data = secrets.token_urlsafe(24)
+        _browser_nonce()
     if request.method == "GET" and len(form.occurrence.choices) == 1:
         form.occurrence.data = form.occurrence.choices[0][0]
     wanted = request.args.get("occurrence", type=int)
     if request.method == "GET" and wanted in dict(form.occurrence.choices):
         form.occurrence.data = wanted
     if form.validate_on_submit():
-        submission_key = f"web:{form.submission.data}" if form.submission.data else None
+        submission_key = _submission_key(form.submission.data)
         booking_request = rules.BookingRequest(
             idempotency_key=submission_key,
             name=form.name.data,
@@ -305,11 +309,25 @@ def event_detail(slug: str):
             form.occurrence.errors.append(_("Sorry, this date has just become full."))
         except BookingClosed:
             form.occurrence.errors.append(_("Booking is closed for this date."))
+        except TooManyForAddress:
+            form.email.errors.append(_too_many_for_address())
         else:
             booking = result.booking
-            if result.created or (submission_key and booking.idempotency_key == submission_key):
+            same_key = submission_key is not None and booking.idempotency_key == submission_key
+            same_request = booking.occurrence_id == form.occurrence.data and (
+                booking.email == rules.normalise_email(form.email.data)
+            )
+            if result.created or (same_key and same_request):
                 # this very page made the booking (a double submission lands here too)
                 return redirect(url_for("public.confirmation", token=booking.token))
+            if same_key:
+                # The page was sent before with another date or email (someone else at
+                # a shared computer, going back): never hand out that booking.
+                form.submission.data = secrets.token_urlsafe(24)
+                form.form_errors.append(
+                    _("This form was already sent for another booking. Check it and send it again.")
+                )
+                return _event_page(event, rows, form, 422)
             # Someone typed an email that already holds a booking: its link goes to
             # that address, never to whoever typed it.
             rules.resend_booking_link(booking.id)
@@ -322,9 +340,18 @@ def event_detail(slug: str):
             )
             return redirect(url_for("public.event_detail", slug=event.slug), 303)
     status = 422 if request.method == "POST" else 200
+    return _event_page(event, rows, form, status)
+
+
+def _event_page(event: Event, rows, form: BookingForm, status: int):
     programme = None
     if event.kind == EventKind.FESTIVAL or event.children:
         programme = listing.by_day(listing.with_availability(listing.festival_programme(event)))
+    headers = {}
+    if form.occurrence.choices:
+        # The page holds a booking form: going Back in a shared browser must not show
+        # the previous person's answers (nor their submission key) to the next one.
+        headers["Cache-Control"] = "no-store"
     return (
         render_template(
             "public/event.html",
@@ -335,6 +362,30 @@ def event_detail(slug: str):
             json_ld=event_json_ld(event, rows),
         ),
         status,
+        headers,
+    )
+
+
+def _browser_nonce() -> str:
+    """A random value of this browser's session (its signed cookie), made once."""
+    if "booking_nonce" not in session:
+        session["booking_nonce"] = secrets.token_urlsafe(16)
+    return session["booking_nonce"]
+
+
+def _submission_key(submission: str | None) -> str | None:
+    """The idempotency key of a booking form's submission, tied to the browser's session:
+    the same key sent from another browser names another request."""
+    if not submission:
+        return None
+    digest = hashlib.sha256(f"{_browser_nonce()}:{submission}".encode()).hexdigest()
+    return f"web:{digest[:48]}"
+
+
+def _too_many_for_address() -> str:
+    return _(
+        "This address has been sent too many booking emails in the last hour. "
+        "Please try again later."
     )
 
 
