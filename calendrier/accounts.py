@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+from datetime import timedelta
 
 from flask import abort, current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from .domain import catalogue
 from .extensions import db, login_manager
@@ -23,13 +26,38 @@ login_manager.session_protection = "strong"
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+    """The session's user, unless the password changed since it was opened (auth_epoch)."""
+    ident, _sep, epoch = user_id.partition(":")
+    if not ident.isdigit() or not epoch.isdigit():
         return None
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(ident))
+    if user is None or (user.auth_epoch or 0) != int(epoch):
+        return None
+    return user
 
 
 def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of the same kind as the users', checked when there is no such account."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, else None.
+
+    A password hash is checked in every case, a dummy one when no account has this
+    address: the time of the answer does not tell which addresses have accounts.
+    """
+    user = find_user(email or "")
+    stored = user.password_hash if user is not None else _dummy_hash()
+    matches = check_password_hash(stored, password or "")
+    if user is None or not user.active or not matches:
+        return None
+    return user
 
 
 def hash_token(token: str) -> str:
@@ -52,8 +80,36 @@ def user_for_token(token: str) -> User | None:
     )
     if row is None or not row.user.active:
         return None
-    row.last_used_at = utcnow()
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_PRECISION:
+        # At most one write a minute per token, in a transaction of its own: reading
+        # requests commit nothing else, and busy clients do not write on every call.
+        db.session.execute(
+            update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
+        )
+        db.session.commit()
     return row.user
+
+
+TOKEN_USE_PRECISION = timedelta(minutes=1)
+
+
+def user_tokens(user: User) -> list[ApiToken]:
+    return list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_tokens(user: User, token_id: int | None = None) -> int:
+    """Revoke this user's live API tokens (or only ``token_id``). Commits; returns how many."""
+    query = update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if token_id is not None:
+        query = query.where(ApiToken.id == token_id)
+    count = db.session.execute(query.values(revoked_at=utcnow())).rowcount
+    db.session.commit()
+    return count
 
 
 def require_organisation_access(organisation_id: int | None) -> None:
@@ -65,7 +121,9 @@ def require_organisation_access(organisation_id: int | None) -> None:
 # --- password reset and invitation, by email through the outbox -----------------
 
 RESET_MAX_AGE = 2 * 3600  # seconds a reset link stays valid
-INVITE_MAX_AGE = 7 * 24 * 3600
+# A first-login link is as good as a password: it lives as long as a reset link. A
+# newcomer who comes later asks for one on the login page ("forgot your password").
+INVITE_MAX_AGE = RESET_MAX_AGE
 
 
 def _reset_serializer() -> URLSafeTimedSerializer:

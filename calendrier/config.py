@@ -41,6 +41,9 @@ DEFAULTS = {
     "PRIVACY_CONTACT": "",
     # The data protection officer's contact, if the body has named one (shown when set).
     "PRIVACY_DPO": "",
+    # Just above the largest upload taken (an event image: 10 MB; an .ics: 5 MB), with
+    # room for the form's other fields: larger requests get a 413 before being read.
+    "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,
 }
 
 
@@ -53,6 +56,12 @@ def configure(app: Flask, test_config: dict | None) -> None:
     if test_config:
         app.config.update(test_config)
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
+    # A failed statement is logged without its parameters: they hold attendees' names,
+    # emails and phones. Kept whatever engine options the environment gives.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "hide_parameters": True,
+        **(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
+    }
     public_url = str(app.config["PUBLIC_URL"]).rstrip("/")
     app.config["PUBLIC_URL"] = public_url
     if public_url.startswith("https://"):

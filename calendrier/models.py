@@ -102,8 +102,14 @@ class User(UserMixin, db.Model):
     locale: Mapped[str] = mapped_column(String(10), default="fr")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Raised when the password changes: every session opened before stops loading
+    # (accounts.load_user), on every app server alike, since the cookie names it.
+    auth_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
+
+    def get_id(self) -> str:  # Flask-Login: what the session cookie keeps
+        return f"{self.id}:{self.auth_epoch or 0}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login

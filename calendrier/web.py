@@ -46,6 +46,7 @@ def handle_http_error(error: HTTPException):
         403: _("You do not have access to this page."),
         404: _("This page does not exist, or no longer does."),
         405: _("This action is not allowed here."),
+        413: _("What was sent is too large (at most 10 MB). Please send a smaller file."),
         429: _("Too many requests. Please wait a moment and try again."),
     }
     message = messages.get(error.code or 500, _("Something went wrong on our side."))

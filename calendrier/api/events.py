@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -79,8 +81,10 @@ def _paged(items, filters: listing.Filters, total: int):
     links = []
     for rel, page in (("prev", filters.page - 1), ("next", filters.page + 1)):
         if 1 <= page <= pages:
+            # the query string beside url_for, never in it (_anchor, _scheme… are its own)
             args = {**request.args.to_dict(flat=False), "page": page}
-            links.append(f'<{url_for(request.endpoint, **args)}>; rel="{rel}"')
+            target = url_for(request.endpoint, **(request.view_args or {}))
+            links.append(f'<{target}?{urlencode(args, doseq=True)}>; rel="{rel}"')
     headers = {"X-Total-Count": str(total)}
     if links:
         headers["Link"] = ", ".join(links)

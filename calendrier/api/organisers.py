@@ -68,9 +68,10 @@ def managed_booking(reference: str) -> Booking:
             .where(Booking.reference == reference.upper())
             .options(joinedload(Booking.occurrence).joinedload(Occurrence.event))
         )
-    if booking is None:
-        fail(404, "not_found")
-    require_access(booking.occurrence.event.organisation_id)
+    if booking is None or not current_organiser().can_manage(
+        booking.occurrence.event.organisation_id
+    ):
+        fail(404, "not_found")  # another organisation's references stay unknown, as missing ones
     return booking
 
 

@@ -4,6 +4,7 @@ import click
 from flask_babel import force_locale
 from sqlalchemy import select
 
+from .. import accounts
 from ..accounts import find_user, issue_api_token
 from ..domain import catalogue
 from ..domain.errors import InvalidInput
@@ -76,3 +77,13 @@ def token(email: str):
     value = issue_api_token(user)
     db.session.commit()
     click.echo(value)
+
+
+@users.command("revoke-tokens", help="Revoke every API token of this user (a leaked one).")
+@click.argument("email")
+def revoke_tokens(email: str):
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"no user {email}")
+    count = accounts.revoke_tokens(user)
+    click.echo(f"revoked {count} token{'s' if count != 1 else ''} of {user.email}")

@@ -1124,6 +1124,7 @@ def set_password(user_id: int, password: str, *, actor: User | None = None) -> U
     _password(errors, password)
     errors.raise_if_any()
     user.set_password(password)
+    user.auth_epoch = (user.auth_epoch or 0) + 1  # ends the sessions opened before
     audit.record(actor, "user.password_changed", user, organisation_id=user.organisation_id)
     _commit()
     return user

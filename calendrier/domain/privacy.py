@@ -76,7 +76,8 @@ def purge(older_than_days: int, *, now: datetime | None = None) -> PurgeReport:
             )
         )
         if not ids:
-            db.session.rollback()
+            _forget_audit_texts(ended)
+            db.session.commit()
             return report
         try:
             report.emails += _anonymise(ids, now)
@@ -129,6 +130,35 @@ def _anonymise(booking_ids: list[int], now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+# What organisers wrote to or about attendees, kept in the audit log's details: the
+# entries stay (who did what, when), their texts go with the attendees' data.
+AUDIT_TEXTS = {
+    "occurrence.message_sent": ("message",),
+    "occurrence.cancelled": ("reason",),
+    "booking.cancelled": ("reason",),
+}
+
+
+def _forget_audit_texts(occurrence_ids) -> None:
+    """Blank the texts of the audit entries about these occurrences and their bookings."""
+    bookings = select(Booking.id).where(Booking.occurrence_id.in_(occurrence_ids))
+    entries = db.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action.in_(AUDIT_TEXTS),
+            or_(
+                (AuditEntry.object_type == "occurrence")
+                & AuditEntry.object_id.in_(occurrence_ids),
+                (AuditEntry.object_type == "booking") & AuditEntry.object_id.in_(bookings),
+            ),
+        )
+    )
+    for entry in entries:
+        details = dict(entry.details or {})
+        keys = [k for k in AUDIT_TEXTS[entry.action] if details.get(k) not in (None, "")]
+        if keys:
+            entry.details = details | dict.fromkeys(keys, "")
 
 
 # --- right of access ------------------------------------------------------------

@@ -23,13 +23,14 @@ from flask import (
 )
 from flask_babel import format_date
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from .. import accounts, i18n
-from ..accounts import find_user, require_organisation_access
+from ..accounts import require_organisation_access
 from ..domain import bookings as rules
 from ..domain import check_in_codes
 from ..domain import dashboard as figures
@@ -122,6 +123,10 @@ def managed_booking(reference: str) -> Booking:
     booking = db.session.scalar(select(Booking).where(Booking.reference == reference.upper()))
     if booking is None:
         abort(404)
+    if current_user.is_authenticated and not current_user.can_manage(
+        booking.occurrence.event.organisation_id
+    ):
+        abort(404)  # as for no booking at all: another organisation's references stay unknown
     require_organisation_access(booking.occurrence.event.organisation_id)
     return booking
 
@@ -173,7 +178,14 @@ bp.add_app_template_global(check_in_codes.check_in_qr, "check_in_qr")
 
 
 def _login_account_key() -> str:
-    return "login-account:" + (request.form.get("email") or "").strip().lower()
+    """Failures are counted per account and client address: wrong passwords sent from
+    elsewhere never lock the real person out of their account."""
+    email = (request.form.get("email") or "").strip().lower()
+    return f"login-account:{email}:{get_remote_address()}"
+
+
+def _login_failed(response) -> bool:
+    return response.status_code == 401
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -182,14 +194,15 @@ def _login_account_key() -> str:
     lambda: current_app.config.get("LOGIN_ACCOUNT_RATE_LIMIT", "30 per hour"),
     methods=["POST"],
     key_func=_login_account_key,
+    deduct_when=_login_failed,
 )
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
-        user = find_user(form.email.data)
-        if user is not None and user.active and user.check_password(form.password.data):
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None:
             login_user(user)
             user.last_login_at = utcnow()
             db.session.commit()
@@ -299,4 +312,4 @@ def occurrences():
 
 
 # The other pages of this door register themselves on ``bp``.
-from . import admin, attendees, events, imports, privacy  # noqa: E402, F401
+from . import admin, attendees, events, imports, privacy, tokens  # noqa: E402, F401

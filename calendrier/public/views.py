@@ -216,8 +216,12 @@ def week(day: str | None = None):
         abort(404)
     monday = chosen - timedelta(days=chosen.weekday())
     if day and chosen != monday:
-        args = request.args.to_dict(flat=False)
-        return redirect(url_for("public.week", day=monday.isoformat(), **args), 301)
+        # The query string goes along as it came, never into url_for: its own keywords
+        # (_anchor, _scheme, _method, _external) would be taken for instructions.
+        target = url_for("public.week", day=monday.isoformat())
+        if request.query_string:
+            target += "?" + urlencode(request.args.to_dict(flat=False), doseq=True)
+        return redirect(target, 301)
     filters, context = _filters_and_choices()
     filters = replace(filters, date_from=None, date_to=None, page=1)
     return render_template(
