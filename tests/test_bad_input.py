@@ -1174,3 +1174,134 @@ def test_ics_import_of_garbage(client, make):
         assert response.status_code in (200, 400, 413, 422)
 
     check()
+
+
+# --- imported files, built from nasty parts (issue 17) -------------------------------------
+
+RULES = [
+    None,
+    "FREQ=WEEKLY;COUNT=3",
+    "FREQ=DAILY;COUNT=2",
+    "FREQ=MONTHLY;BYDAY=1FR;COUNT=2",
+    "FREQ=SECONDLY",  # the bomb: refused at once
+    "FREQ=HOURLY;COUNT=5",
+    "FREQ=NOPE",
+]  # the slower refusals (a rule from 1900, one that never matches): test_import_limits
+
+
+def _ics_text(value: str) -> str:
+    """What an .ics file may carry on one content line (folded lines aside)."""
+    return value.replace("\\", "\\\\").replace("\r", "").replace("\n", "\\n").replace(",", "\\,")
+
+
+def test_imported_files_are_reported_event_by_event_or_stored_exactly(client, make):
+    from calendrier.domain import importer
+
+    organiser = make.user()
+    make.venue(name="Grande halle")
+    organisation_id = organiser.organisation_id
+    year = utcnow().year + 1
+    accepted = collections.Counter()
+
+    @hammer
+    @given(
+        title=mostly(nice_texts, texts),
+        uid=mostly(st.uuids().map(str), st.one_of(texts, st.just("u" * 600))),
+        description=mostly(st.just(""), texts),
+        rule=st.sampled_from(RULES),
+        start_year=mostly(st.just(year), st.sampled_from([1970, 9999, year - 1])),
+    )
+    def check(title, uid, description, rule, start_year):
+        lines = [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//test//test//EN",
+            "BEGIN:VEVENT",
+            f"UID:{_ics_text(uid)}",
+            "DTSTAMP:20260101T000000Z",
+            f"SUMMARY:{_ics_text(title)}",
+            f"DESCRIPTION:{_ics_text(description)}",
+            f"DTSTART:{start_year}0601T100000Z",
+            "DURATION:PT1H",
+            "LOCATION:Grande halle",
+        ]
+        if rule:
+            lines.append(f"RRULE:{rule}")
+        lines += ["END:VEVENT", "END:VCALENDAR"]
+        data = ("\r\n".join(lines) + "\r\n").encode("utf-8", "surrogatepass")
+        before = snapshot()
+        try:
+            report = importer.import_calendar(
+                data, importer.ImportOptions(organisation_id=organisation_id)
+            )
+        except importer.UnreadableCalendar:
+            assert snapshot() == before
+            tally("import unreadable")
+            return
+        db.session.rollback()
+        if report.events_created:
+            accepted["created"] += 1
+            tally("import created")
+            event = db.session.scalar(select(Event).order_by(Event.id.desc()))
+            assert event.title == " ".join(title.split())
+            assert event.description == description.strip()
+        elif report.changed:
+            tally("import updated")  # the same UID as an earlier example's
+        else:
+            tally("import refused")
+            assert report.skipped or report.unchanged, report  # said why
+            after = snapshot()
+            assert after["Event"] == before["Event"]
+            assert after["Occurrence"] == before["Occurrence"]
+
+    check()
+    assert accepted["created"] >= 5, accepted  # the acceptance check really ran
+
+
+# --- query strings, url_for's own keywords among them (issue 17) ---------------------------
+
+URL_FOR_KEYS = ["_anchor", "_scheme", "_method", "_external", "_id"]
+any_queries = st.lists(
+    st.tuples(
+        st.one_of(st.sampled_from(URL_FOR_KEYS), st.sampled_from(["kind", "page", "lang"]), texts),
+        st.one_of(st.sampled_from(["x", "1", "visit", "https", "POST"]), texts),
+    ),
+    max_size=4,
+)
+
+
+def test_query_strings_never_fail(client, make):
+    occurrence = make.occurrence()
+    make.occurrence(event=occurrence.event, venue=occurrence.venue)
+    today = utcnow().date()
+    not_a_monday = (today + timedelta(days=(2 - today.weekday()) % 7 + 7)).isoformat()
+    answers = collections.Counter()
+
+    @hammer
+    @given(
+        path=st.sampled_from(
+            [
+                f"/calendar/week/{not_a_monday}",
+                "/calendar/week",
+                "/calendar",
+                "/events",
+                f"/events/{occurrence.event.slug}",
+                "/calendar.ics",
+                f"{API}/events?per_page=1",
+            ]
+        ),
+        query=any_queries,
+    )
+    def check(path, query):
+        joiner = "&" if "?" in path else "?"
+        response = client.get(path + joiner + urlencode(query))
+        answers[response.status_code] += 1
+        tally(f"query {response.status_code}")
+        if path.startswith(API):
+            if response.status_code != 200:
+                assert_api_refusal(response, (400, 422))
+        else:
+            assert response.status_code in (200, 301, 400, 404, 422), response.status_code
+
+    check()
+    assert answers[200] + answers[301] >= 10, answers  # most were answered, not refused
