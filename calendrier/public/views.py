@@ -287,7 +287,8 @@ def event_detail(slug: str):
     form.occurrence.choices = bookable_choices(rows)
     if request.method == "GET":
         form.submission.data = secrets.token_urlsafe(24)
-        _browser_nonce()
+    if request.method == "GET" and form.occurrence.choices:
+        _browser_nonce()  # in the session cookie before the form is sent
     if request.method == "GET" and len(form.occurrence.choices) == 1:
         form.occurrence.data = form.occurrence.choices[0][0]
     wanted = request.args.get("occurrence", type=int)
