@@ -357,3 +357,17 @@ def test_the_purge_blanks_the_texts_of_the_audit_log(client, make):
 
 def test_database_errors_are_logged_without_their_parameters(app):
     assert db.engine.hide_parameters
+
+
+def test_an_erasure_blanks_what_organisers_wrote_about_the_person(make):
+    from calendrier.domain import privacy
+    from calendrier.models import AuditEntry
+
+    organiser = make.user()
+    occurrence = make.occurrence(capacity=5, event=make.event(organisation=organiser.organisation))
+    booking = book(occurrence, "ana@example.org")
+    rules.cancel_by_organiser(booking.id, actor=organiser, reason="Ana Martin, malade")
+    privacy.erase("ana@example.org", actor=organiser)
+    db.session.rollback()
+    texts = [str(e.details) for e in db.session.scalars(select(AuditEntry))]
+    assert texts and not any("Ana Martin" in t for t in texts), texts

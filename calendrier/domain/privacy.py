@@ -141,22 +141,27 @@ AUDIT_TEXTS = {
 }
 
 
-def _forget_audit_texts(occurrence_ids) -> None:
-    """Blank the texts of the audit entries about these occurrences and their bookings."""
-    bookings = select(Booking.id).where(Booking.occurrence_id.in_(occurrence_ids))
-    entries = db.session.scalars(
-        select(AuditEntry).where(
-            AuditEntry.action.in_(AUDIT_TEXTS),
-            or_(
-                (AuditEntry.object_type == "occurrence")
-                & AuditEntry.object_id.in_(occurrence_ids),
-                (AuditEntry.object_type == "booking") & AuditEntry.object_id.in_(bookings),
-            ),
+def _forget_audit_texts(occurrence_ids=None, booking_ids=None) -> None:
+    """Blank the texts of the audit entries about these occurrences and their bookings
+    (or, for an erasure, about these bookings only)."""
+    if occurrence_ids is not None:
+        bookings = select(Booking.id).where(Booking.occurrence_id.in_(occurrence_ids))
+        about = or_(
+            (AuditEntry.object_type == "occurrence") & AuditEntry.object_id.in_(occurrence_ids),
+            (AuditEntry.object_type == "booking") & AuditEntry.object_id.in_(bookings),
         )
+    else:
+        about = (AuditEntry.object_type == "booking") & AuditEntry.object_id.in_(booking_ids)
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action.in_(AUDIT_TEXTS), about)
     )
     for entry in entries:
         details = dict(entry.details or {})
-        keys = [k for k in AUDIT_TEXTS[entry.action] if details.get(k) not in (None, "")]
+        keys = [
+            k
+            for k in AUDIT_TEXTS[entry.action]
+            if details.get(k) not in (None, "", ERASURE_REASON)  # our words, not theirs
+        ]
         if keys:
             entry.details = details | dict.fromkeys(keys, "")
 
@@ -334,6 +339,7 @@ def erase(email: str, *, actor: User | None = None, now: datetime | None = None)
             )
         if held:
             report.emails = _anonymise([b.id for b in held], now)
+            _forget_audit_texts(booking_ids=[b.id for b in held])
         report.bookings = len(held)
         audit.record(
             actor,
