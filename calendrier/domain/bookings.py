@@ -206,7 +206,8 @@ def book(
 
     Returns the existing booking (``created=False``) for a repeated idempotency
     key or an email that already holds a live booking on this occurrence.
-    Raises ``BookingClosed``, ``TooManySeats`` or ``OccurrenceFull``.
+    Raises ``BookingClosed``, ``TooManySeats`` or ``OccurrenceFull``; for the public,
+    ``TooManyForAddress`` too (booking_limits).
     """
     now = now or utcnow()
     if request.idempotency_key:
