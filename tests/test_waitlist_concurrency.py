@@ -91,9 +91,15 @@ def test_concurrent_seat_reductions_and_a_capacity_rise_fill_exactly_the_capacit
 def test_a_double_submitted_form_creates_one_booking(app, make):
     occurrence = make.occurrence(capacity=10)
     slug, occurrence_id = occurrence.event.slug, occurrence.id
+    # One browser's page: the submission key is tied to its session cookie (issue 17).
+    browser = app.test_client()
+    browser.get(f"/events/{slug}")
+    cookie = browser.get_cookie("session").value
 
     def post(i):
-        response = app.test_client().post(
+        client = app.test_client()
+        client.set_cookie("session", cookie)
+        response = client.post(
             f"/events/{slug}",
             data={
                 "occurrence": occurrence_id,
