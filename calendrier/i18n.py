@@ -1,7 +1,7 @@
 """Language choice and the way each language writes dates."""
 
 import functools
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,8 @@ from flask_babel import (
     get_locale,
     refresh,
 )
+
+from .timeutil import utcnow
 
 LANG_COOKIE_KEY = "lang"
 
@@ -76,7 +78,7 @@ def _date_text(local: datetime | date, language: str, with_year: bool | None) ->
     days, months, _periods = _names(language)
     text = f"{days[local.weekday()]} {local.day} {months[local.month]}"
     if with_year is None:
-        with_year = local.year != _local(datetime.now(UTC)).year
+        with_year = local.year != _local(utcnow()).year
     return f"{text} {local.year}" if with_year else text
 
 

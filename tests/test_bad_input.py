@@ -18,6 +18,7 @@ import json
 from datetime import timedelta
 from urllib.parse import urlencode
 
+import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -38,6 +39,9 @@ from calendrier.models import (
 from calendrier.timeutil import utcnow
 
 from .test_manage import log_in
+
+# Fixed dates (clock changes, weekdays) are the point here: run on the suite's fixed day.
+pytestmark = pytest.mark.clock
 
 API = "/api/v1"
 PASSWORD = "correct horse battery"

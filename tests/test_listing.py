@@ -2,6 +2,8 @@
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from calendrier.domain import bookings as rules
 from calendrier.domain import listing
 from calendrier.domain.listing import Filters, parse_filters
@@ -110,6 +112,7 @@ def test_each_filter_narrows_the_list(make):
     assert found(Filters(date_to=day)) == [visit.id, screening.id]
 
 
+@pytest.mark.clock
 def test_date_range_is_in_paris_time_and_catches_what_overlaps_it(app, make):
     # 23:30 in Paris on 8 March is 22:30 UTC: it belongs to the 8th, not the 9th.
     late = make.occurrence(starts_at=datetime(2030, 3, 8, 22, 30, tzinfo=UTC))

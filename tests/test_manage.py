@@ -257,6 +257,7 @@ def test_festival_programme(client, world):
 # --- dates --------------------------------------------------------------------------
 
 
+@pytest.mark.clock
 def test_add_a_date_in_paris_time_and_refuse_impossible_ones(client, world):
     log_in(client, world.organiser)
     event = world.mine.event
@@ -318,6 +319,7 @@ def test_edit_form_keeps_the_stored_times_when_untouched(client, world):
     assert starts.group(1) == occurrence.starts_at.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
 
 
+@pytest.mark.clock
 def test_recurring_dates_every_friday_except_one(client, world):
     log_in(client, world.organiser)
     event = world.mine.event

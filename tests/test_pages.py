@@ -3,6 +3,8 @@
 import html
 from datetime import timedelta
 
+import pytest
+
 from calendrier.timeutil import utcnow
 
 
@@ -99,6 +101,7 @@ def test_month_view_puts_each_date_on_its_day_with_its_state(client, make):
     assert full.id
 
 
+@pytest.mark.clock
 def test_month_view_keeps_the_filters_and_links_to_the_rest_of_a_busy_day(client, make):
     event = make.event(kind="visit", title="Visite")
     venue = make.venue()
@@ -111,6 +114,7 @@ def test_month_view_keeps_the_filters_and_links_to_the_rest_of_a_busy_day(client
     assert 'href="/calendar/2030/4?kind=visit"' in page
 
 
+@pytest.mark.clock
 def test_week_agenda_lists_the_seven_days_from_monday(client, make):
     make.occurrence(starts_at=paris(2030, 3, 8, 17, 30), event=make.event(title="Visite"))
     response = client.get("/calendar/week/2030-03-06")
@@ -143,6 +147,7 @@ def test_festival_page_shows_its_programme_day_by_day(client, make):
     assert f'href="/events/{festival.slug}"' in child
 
 
+@pytest.mark.clock
 def test_event_page_is_described_for_search_engines_and_calendars(client, make):
     import json
     import re
@@ -187,6 +192,7 @@ def test_sitemap_and_robots(client, make):
     assert "Disallow: /bookings/" in robots
 
 
+@pytest.mark.clock
 def test_language_switch_keeps_the_page_and_is_remembered(client, make):
     make.occurrence(starts_at=paris(2030, 3, 8, 17, 30), event=make.event(title="Visite"))
     page = text(client.get("/calendar/week/2030-03-04?kind=visit"))
@@ -208,6 +214,7 @@ def test_browser_language_is_followed_when_nothing_was_chosen(client):
     assert '<html lang="fr">' in french
 
 
+@pytest.mark.clock
 def test_times_on_the_hour_are_written_short(client, make):
     make.occurrence(starts_at=paris(2030, 3, 8, 17), event=make.event(title="Visite"))
     assert "17 h</time> \u2013 18 h 30" in text(client.get("/calendar/week/2030-03-04"))
