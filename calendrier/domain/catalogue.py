@@ -351,7 +351,9 @@ def update_event(event_id: int, *, actor: User | None = None, **changes: Any) ->
         db.session.rollback()
         return event
     _touch_occurrences(event)
-    audit.record(actor, "event.updated", event, organisation_id=event.organisation_id, **diff)
+    audit.record(
+        actor, "event.updated", event, organisation_id=event.organisation_id, changes=diff
+    )
     _commit()
     return event
 
@@ -608,7 +610,7 @@ def _audit_occurrence(
         occurrence,
         organisation_id=event.organisation_id,
         event=event.slug,
-        **details,
+        changes=details,
     )
 
 
@@ -962,7 +964,9 @@ def update_venue(venue_id: int, *, actor: User | None = None, **changes: Any) ->
         )
         for occurrence in upcoming:
             _raise_sequence(occurrence)
-    audit.record(actor, "venue.updated", venue, organisation_id=venue.organisation_id, **diff)
+    audit.record(
+        actor, "venue.updated", venue, organisation_id=venue.organisation_id, changes=diff
+    )
     _commit()
     return venue
 
@@ -1023,7 +1027,7 @@ def update_organisation(org_id: int, *, actor: User | None = None, **changes: An
     errors.raise_if_any()
     diff = _diff(org, values)
     if diff:
-        audit.record(actor, "organisation.updated", org, organisation_id=org.id, **diff)
+        audit.record(actor, "organisation.updated", org, organisation_id=org.id, changes=diff)
         _commit()
     return org
 
@@ -1113,7 +1117,9 @@ def update_user(user_id: int, *, actor: User | None = None, **changes: Any) -> U
     errors.raise_if_any()
     diff = _diff(user, values)
     if diff:
-        audit.record(actor, "user.updated", user, organisation_id=user.organisation_id, **diff)
+        audit.record(
+            actor, "user.updated", user, organisation_id=user.organisation_id, changes=diff
+        )
         _commit()
     return user
 
