@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask_babel import refresh
 
+from calendrier.domain import bookings as rules
 from calendrier.domain import outbox
 from calendrier.extensions import db
 from calendrier.models import Booking, BookingStatus, EventStatus
@@ -421,8 +422,18 @@ def test_occurrences_list_in_start_order(client, make):
     assert response.status_code == 200
     assert [o["id"] for o in response.get_json()] == [first.id, later.id]
     assert response.headers["X-Total-Count"] == "2"
-    full = client.get(f"{API}/occurrences?available=true").get_json()
-    assert len(full) == 2
+    assert [o["id"] for o in client.get(f"{API}/occurrences?available=true").get_json()] == [
+        first.id,
+        later.id,
+    ]
+    # once a date is full, "available" leaves it out
+    for i in range(later.capacity):
+        rules.book(
+            later.id, rules.BookingRequest(name="P", email=f"p{i}@example.org", seats=1)
+        )
+    available = client.get(f"{API}/occurrences?available=true").get_json()
+    assert [o["id"] for o in available] == [first.id]
+    assert [o["id"] for o in client.get(f"{API}/occurrences").get_json()] == [first.id, later.id]
 
 
 @pytest.mark.parametrize(

@@ -162,10 +162,17 @@ def test_attendee_list_of_ones_own_occurrence(client, org):
 
 
 def test_an_admin_token_reaches_every_organisation(client, org):
+    book(org.occurrence, email="ana@example.org", seats=2)
     response = client.get(
         f"{API}/occurrences/{org.occurrence.id}/attendees", headers=bearer(org.admin_token)
     )
     assert response.status_code == 200
+    [row] = response.get_json()  # the admin sees the attendees, not an empty list
+    assert (row["email"], row["seats"], row["status"]) == ("ana@example.org", 2, "confirmed")
+    stranger = client.get(
+        f"{API}/occurrences/{org.occurrence.id}/attendees", headers=bearer(org.stranger_token)
+    )
+    assert stranger.status_code == 403
 
 
 def test_check_in_and_undo_through_the_booking_rules(client, org):

@@ -18,6 +18,7 @@ from calendrier.domain.errors import (
 )
 from calendrier.extensions import db
 from calendrier.models import Booking, BookingStatus, Occurrence, OccurrenceStatus, OutboxMessage
+from calendrier.timeutil import clock_set_to
 
 
 def book(occurrence, email, seats=1):
@@ -198,3 +199,17 @@ def test_the_audit_log_names_an_address_by_a_keyed_digest_of_its_normal_form(app
     assert privacy.email_digest("  Ana.Martin@Example.ORG ") == "022c2824da46b14ea003"
     app.config["SECRET_KEY"] = "another-secret"
     assert privacy.email_digest("ana.martin@example.org") == "259574611a368196d52d"
+
+
+def test_the_link_goes_out_again_at_most_once_an_hour_even_across_a_clock_hour(make):
+    occurrence = make.occurrence(capacity=5)
+    booking = book(occurrence, "ana@example.org")
+    day = occurrence.starts_at - timedelta(days=2)
+    before_the_hour = day.replace(hour=9, minute=59, second=0, microsecond=0)
+    with clock_set_to(before_the_hour):
+        assert rules.resend_booking_link(booking.id) is True
+    with clock_set_to(before_the_hour + timedelta(minutes=2)):  # 10:01, another clock hour
+        assert rules.resend_booking_link(booking.id) is False
+    with clock_set_to(before_the_hour + timedelta(minutes=61)):
+        assert rules.resend_booking_link(booking.id) is True
+    assert emails_to("ana@example.org").count("existing") == 2

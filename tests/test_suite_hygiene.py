@@ -34,12 +34,14 @@ def _module_has_clock(tree: ast.Module) -> bool:
 def _literal_days(node: ast.AST):
     """(line, (year, month, day)) for every date written as a literal under ``node``."""
     for sub in ast.walk(node):
-        if isinstance(sub, ast.Call) and getattr(sub.func, "id", None) in {"date", "datetime"}:
+        if isinstance(sub, ast.Call):  # datetime(2030, 3, 8), paris(2030, 3, 8, 17), ...
             args = sub.args[:3]
             if len(args) == 3 and all(
-                isinstance(a, ast.Constant) and isinstance(a.value, int) for a in args
+                isinstance(a, ast.Constant) and type(a.value) is int for a in args
             ):
-                yield sub.lineno, tuple(a.value for a in args)
+                year, month, day = (a.value for a in args)
+                if year >= 1900 and 1 <= month <= 12 and 1 <= day <= 31:
+                    yield sub.lineno, (year, month, day)
         elif isinstance(sub, ast.Constant) and isinstance(sub.value, str | bytes):
             text = sub.value if isinstance(sub.value, str) else sub.value.decode("latin-1")
             for match in ISO_DAY.finditer(text):
@@ -73,13 +75,18 @@ def test_the_checker_finds_literal_future_dates_and_respects_the_clock_marker():
         "import pytest\n"
         "def test_a():\n"
         "    x = datetime(2027, 3, 14, 15, tzinfo=UTC)\n"
+        "    w = paris(2028, 2, 29, 10)\n"
         "    y = '2026-11-30T10:00'\n"  # already past: harmless
         "    z = b'DTSTART:20290101T100000Z'\n"
         "@pytest.mark.clock\n"
         "def test_b():\n"
         "    x = date(2030, 3, 8)\n"
     )
-    assert future_literal_dates(source, today) == [(3, "2027-03-14"), (5, "2029-01-01")]
+    assert future_literal_dates(source, today) == [
+        (3, "2027-03-14"),
+        (4, "2028-02-29"),
+        (6, "2029-01-01"),
+    ]
     assert future_literal_dates("pytestmark = pytest.mark.clock\nX = '2031-01-01'\n", today) == []
 
 
