@@ -33,6 +33,7 @@ from ..accounts import find_user, require_organisation_access
 from ..domain import bookings as rules
 from ..domain import check_in_codes
 from ..domain import dashboard as figures
+from ..domain.accounts import record_login
 from ..domain.errors import (
     BookingClosed,
     CancellationClosed,
@@ -191,8 +192,7 @@ def login():
         user = find_user(form.email.data)
         if user is not None and user.active and user.check_password(form.password.data):
             login_user(user)
-            user.last_login_at = utcnow()
-            db.session.commit()
+            record_login(user.id)
             return redirect(safe_next(request.args.get("next")))
         form.password.errors.append(_("Wrong email or password."))
     status = 401 if request.method == "POST" else 200
