@@ -264,7 +264,10 @@ def dashboard():
         )
         for o, taken in upcoming
     ]
-    day_points = [(format_date(d.day, "full"), d.seats, format_date(d.day, "d/M")) for d in per_day]
+    day_points = [
+        (format_date(d.day, "full"), d.seats, format_date(d.day, "d/M") if labelled else "")
+        for d, labelled in zip(per_day, figures.axis_labels(len(per_day)), strict=True)
+    ]
     no_show_rows = [(n.title, n.rate, f"{round(100 * n.rate)} %", None) for n in no_shows]
     return render_template(
         "manage/dashboard.html",
