@@ -17,6 +17,9 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
 from ..domain.bookings import new_reference, new_token
 from ..extensions import db
 from ..models import Booking, BookingStatus, Event, EventKind, Occurrence
@@ -151,7 +154,7 @@ class History:
         waiting list, when ``waiting``), a few cancelled on the way; for a date that has
         happened, ``came`` is the share of confirmed parties checked in at the door."""
         target = occurrence.capacity if waiting else round(occurrence.capacity * share)
-        top = min(occurrence.max_seats_per_booking or 6, 4)  # the default: not flushed yet
+        top = min(occurrence.max_seats_per_booking or 6, 4)  # None: its default, not flushed yet
         taken = 0
         while taken < target:
             seats = min(self.rng.choice((1, 1, 2, 2, 2, 3, 4)), top, target - taken)
@@ -188,7 +191,7 @@ def build_history(b, today: date) -> None:
 
 
 def _past_dates(b, history: History, today: date) -> None:
-    events = {e.slug: e for e in db.session.new if isinstance(e, Event)}
+    events = {e.slug: e for e in db.session.scalars(select(Event))}  # flushes the programme
     visit = events["visite-guidee-du-site"]
     doc = events["cycle-documentaire-animation"]
     talk = events["midi-rencontre-metiers"]
@@ -262,13 +265,13 @@ def _bookings_to_come(history: History) -> None:
     """The dates to come, booked over the last weeks: the next visit full with people
     waiting, the festival filling up, the training's requests waiting for approval."""
     now = history.now
-    upcoming = sorted(
-        (
-            o
-            for o in db.session.new
-            if isinstance(o, Occurrence) and o.starts_at > now and not o.bookings
-        ),
-        key=lambda o: o.starts_at,
+    upcoming = list(
+        db.session.scalars(
+            select(Occurrence)
+            .where(Occurrence.starts_at > now)
+            .options(joinedload(Occurrence.event))
+            .order_by(Occurrence.starts_at, Occurrence.id)
+        )
     )
     visits = [o for o in upcoming if o.event.slug == "visite-guidee-du-site"]
     for rank, occurrence in enumerate(visits[:6]):
