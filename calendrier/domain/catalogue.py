@@ -38,7 +38,7 @@ from ..models import (
     Venue,
 )
 from ..timeutil import localize, utcnow
-from . import audit, bookings
+from . import accounts, audit, bookings
 from .errors import CapacityBelowBookings, InvalidInput, NotFound
 from .notifications import KINDS as EMAIL_KINDS
 from .notifications import queue_booking_email
@@ -1080,6 +1080,24 @@ def create_user(
     **data: Any,
 ) -> tuple[User, str | None]:
     """A new account. Without ``password`` one is generated and returned (to show once)."""
+    user, generated = _add_user(email, password, actor, data)
+    _commit("email", _l("An account with this email already exists."))
+    return user, generated
+
+
+def invite_user(email: str, *, actor: User | None = None, **data: Any) -> User:
+    """A new account whose holder chooses a password through the link of a welcome email:
+    the account, its audit entry and the email in one transaction. Commits."""
+    user, _generated = _add_user(email, None, actor, data)  # never shown: the link replaces it
+    accounts.queue_password_email(user, "welcome")
+    _commit("email", _l("An account with this email already exists."))
+    return user
+
+
+def _add_user(
+    email: str, password: str | None, actor: User | None, data: dict[str, Any]
+) -> tuple[User, str | None]:
+    """The account and its audit entry, flushed; the caller commits."""
     _known_fields(data, USER_FIELDS, "user")
     errors = _Errors()
     email = _text(errors, "email", email, 320, required=True).lower()
@@ -1105,7 +1123,6 @@ def create_user(
         email=email,
         is_admin=user.is_admin,
     )
-    _commit("email", _l("An account with this email already exists."))
     return user, generated
 
 
