@@ -244,11 +244,12 @@ def test_a_huge_request_is_refused_with_413(client, make):
 
 def test_a_password_reset_ends_the_sessions_opened_before(app, client, make):
     from calendrier import accounts
+    from calendrier.domain import accounts as domain_accounts
 
     organiser = make.user()
     assert login(client, organiser.email, PASSWORD).status_code == 302
     assert client.get("/manage/").status_code == 200
-    token = accounts.password_reset_token(organiser)
+    token = domain_accounts.password_reset_token(organiser)
     assert accounts.reset_password(token, "a brand new password") is not None
     with app.app_context():  # a request of its own, as on a server (g is not shared)
         assert client.get("/manage/").status_code == 302  # logged out
