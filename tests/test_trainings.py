@@ -6,16 +6,18 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from calendrier.accounts import issue_api_token
 from calendrier.domain import bookings as rules
 from calendrier.domain import catalogue, trainings
 from calendrier.domain.errors import InvalidInput, InvalidTransition
 from calendrier.extensions import db
-from calendrier.models import Attendance, Booking, Occurrence, Sitting
+from calendrier.models import Attendance, Booking, Occurrence
 
+from .ical_parsers import PARSERS_BY_NAME, utc
 from .test_api import API
+from .test_manage import PASSWORD
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -58,17 +60,13 @@ def book(occurrence, email="ana@example.org", name="Ana Martin", **kw) -> Bookin
     ).booking
 
 
-def move_into_the_past(occurrence: Occurrence, days: int = 14) -> None:
+def move_into_the_past(occurrence: Occurrence, days: int = 28) -> None:
     """Test set-up: the whole date (and its sittings) `days` earlier, as if it were over."""
     shift = timedelta(days=days)
-    db.session.execute(
-        update(Occurrence)
-        .where(Occurrence.id == occurrence.id)
-        .values(starts_at=Occurrence.starts_at - shift, ends_at=Occurrence.ends_at - shift)
-    )
-    for sitting in db.session.scalars(
-        select(Sitting).where(Sitting.occurrence_id == occurrence.id)
-    ):
+    occurrence = db.session.get(Occurrence, occurrence.id)
+    occurrence.starts_at -= shift
+    occurrence.ends_at -= shift
+    for sitting in occurrence.sittings:
         sitting.starts_at -= shift
         sitting.ends_at -= shift
     db.session.commit()
@@ -136,11 +134,11 @@ def test_overlapping_or_outside_sittings_are_refused(make):
             ],
         )
 
-    with pytest.raises(InvalidInput, match="overlap"):
+    with pytest.raises(InvalidInput, match="chevauchent"):
         create((9, 12), (11, 13))
-    with pytest.raises(InvalidInput, match="between"):
+    with pytest.raises(InvalidInput, match="entre le début"):
         create((8, 12))
-    with pytest.raises(InvalidInput, match="end after"):
+    with pytest.raises(InvalidInput, match="finir après"):
         create((12, 9))
     assert len(create((9, 12), (14, 17)).sittings) == 2
 
@@ -190,7 +188,7 @@ def test_sittings_with_attendance_keep_their_times_later_ones_may_change(make):
     occurrence = five_days(make)
     trainings.mark(book(occurrence).id, 0)
     kept = [{"starts_at": s.starts_at, "ends_at": s.ends_at} for s in occurrence.sittings]
-    with pytest.raises(InvalidInput, match="Attendance"):
+    with pytest.raises(InvalidInput, match="présence est relevée"):
         catalogue.update_occurrence(occurrence.id, sittings=kept[1:])
     changed = catalogue.update_occurrence(occurrence.id, sittings=kept[:-1])
     assert len(changed.sittings) == 9
@@ -304,8 +302,6 @@ def test_api_check_in_of_a_date_in_sittings_marks_the_sitting_under_way(client, 
 
 
 def log_in(client, make, organisation):
-    from .test_manage import PASSWORD
-
     user = make.user(password=PASSWORD, organisation=organisation)
     response = client.post("/manage/login", data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 302
@@ -366,3 +362,21 @@ def test_occurrence_form_takes_sittings_by_rule(client, make):
     assert answer.status_code == 302, answer.get_data(as_text=True)
     occurrence = db.session.scalar(select(Occurrence).where(Occurrence.event_id == event.id))
     assert len(occurrence.sittings) == 10
+
+
+# --- feeds ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("parser", ["ical.js", "libical", "icalendar"])
+def test_feeds_keep_the_date_one_vevent_listing_its_sittings(client, make, parser):
+    """One VEVENT per date (one UID per booking, its SEQUENCE and CANCEL stay whole), from
+    the first sitting's start to the last one's end, its sittings in the description."""
+    occurrence = five_days(make)
+    body = client.get(f"/events/{occurrence.event.slug}.ics").data
+    [seen] = PARSERS_BY_NAME[parser](body)["events"]
+    assert seen["uid"] == occurrence.uid
+    assert seen["start"]["utc"] == utc(occurrence.sittings[0].starts_at)
+    assert seen["end"]["utc"] == utc(occurrence.sittings[-1].ends_at)
+    assert "En 10 séances" in seen["description"]
+    assert seen["description"].count("\n- ") == 10
+    assert "12 h 30" in seen["description"]

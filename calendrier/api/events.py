@@ -37,7 +37,8 @@ class Shown:
 
 def shown(occurrences) -> list[Shown]:
     occurrences = list(occurrences)
-    trainings.preload_sittings(occurrences)  # one query for all of them
+    if any("sittings" not in o.__dict__ for o in occurrences):
+        trainings.preload_sittings(occurrences)  # one query for all of them
     return [Shown(o, a) for o, a in listing.with_availability(occurrences)]
 
 

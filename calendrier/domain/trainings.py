@@ -357,16 +357,17 @@ def mark(
 
 def preload_sittings(occurrences: list[Occurrence]) -> None:
     """Load the sittings of many occurrences in one query (pages, feeds and the API list
-    many dates: their query count must not grow with them)."""
-    todo = [o for o in occurrences if "sittings" not in o.__dict__]
-    if not todo:
+    many dates: their query count must not grow with them). Always that one query, so
+    a page costs the same whatever the session already holds."""
+    if not occurrences:
         return
-    found: dict[int, list[Sitting]] = {o.id: [] for o in todo}
+    found: dict[int, list[Sitting]] = {o.id: [] for o in occurrences}
     for sitting in db.session.scalars(
         select(Sitting)
         .where(Sitting.occurrence_id.in_(list(found)))
         .order_by(Sitting.occurrence_id, Sitting.position)
     ):
         found[sitting.occurrence_id].append(sitting)
-    for occurrence in todo:
-        set_committed_value(occurrence, "sittings", found[occurrence.id])
+    for occurrence in occurrences:
+        if "sittings" not in occurrence.__dict__:
+            set_committed_value(occurrence, "sittings", found[occurrence.id])

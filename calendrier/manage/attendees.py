@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from ..domain import attendees as roster
 from ..domain import bookings as rules
 from ..domain import exports, trainings
+from ..domain import feedback as training_columns
 from ..domain.errors import DomainError, InvalidInput, OccurrenceFull
 from ..i18n import current_language
 from ..models import BookingStatus
@@ -258,7 +259,8 @@ def booking_new(occurrence_id: int):
 
 def _export_table(occurrence):
     bookings = roster.attendee_list(occurrence.id, sort="name", show="all")
-    return [exports.header(), *exports.rows(bookings)]
+    table = [exports.header(), *exports.rows(bookings)]
+    return training_columns.with_attendance_and_feedback(table, bookings)
 
 
 @bp.route("/occurrences/<int:occurrence_id>/attendees.csv")
@@ -334,3 +336,7 @@ def message(occurrence_id: int):
     return render_template(
         "manage/message.html", form=form, occurrence=occurrence, totals=roster.totals(occurrence)
     )
+
+
+# Certificates and feedback of trainings register themselves on ``bp`` too.
+from . import trainings as _training_pages  # noqa: E402, F401
