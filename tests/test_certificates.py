@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from calendrier.domain import certificates, outbox, trainings
+from calendrier.domain import feedback as opinions
 from calendrier.extensions import db
-from calendrier.models import OutboxMessage
+from calendrier.models import Event, OutboxMessage
 
 from .test_trainings import book, five_days, log_in, move_into_the_past
 
@@ -125,3 +126,19 @@ def test_attendee_page_links_the_certificate_once_it_exists(client, ended):
     _occurrence, ana, bob = ended
     assert "certificate.pdf" in client.get(f"/bookings/{ana.token}").get_data(as_text=True)
     assert "certificate.pdf" not in client.get(f"/bookings/{bob.token}").get_data(as_text=True)
+
+
+def test_the_demo_training_has_a_past_session_filled_in(runner, client):
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    event = db.session.scalar(select(Event).where(Event.slug == "formation-storyboard"))
+    past, coming = event.occurrences[0], event.occurrences[-1]
+    assert trainings.has_ended(past) and not trainings.has_ended(coming)
+    assert len(past.sittings) == len(coming.sittings) == 10
+    assert trainings.hours_planned(past) == 35
+    holders = certificates.holders(past)
+    assert len(holders) >= 4  # everyone who came has one; the no-show has none
+    assert len(holders) < len([b for b in past.bookings if b.status == "confirmed"])
+    text = pdf_text(client.get(f"/bookings/{holders[0].token}/certificate.pdf").data)
+    assert "Attestation de présence" in text and holders[0].name in text
+    results = opinions.results(occurrence_id=past.id)
+    assert results.count >= 4 and 1 <= results.average <= 5
