@@ -9,6 +9,7 @@ import subprocess
 import zipfile
 
 import pytest
+import qrcode
 from sqlalchemy import select
 
 from calendrier.domain import certificates, outbox, trainings
@@ -142,3 +143,19 @@ def test_the_demo_training_has_a_past_session_filled_in(runner, client):
     assert "Attestation de présence" in text and holders[0].name in text
     results = opinions.results(occurrence_id=past.id)
     assert results.count >= 4 and 1 <= results.average <= 5
+
+
+def test_the_cluster_logo_is_drawn_with_its_alternative_text(app, client, ended, tmp_path):
+    logo = tmp_path / "logo.png"
+    qrcode.make("La Cartoucherie").save(logo)
+    app.config.update(SITE_LOGO=str(logo), SITE_NAME="Agenda de La Cartoucherie")
+    _occurrence, ana, _bob = ended
+    data = client.get(f"/bookings/{ana.token}/certificate.pdf").data
+    info = pdf_info(data)
+    assert "Tagged:          yes" in info  # the logo is a tagged figure
+    assert b"/Alt" in data
+    assert b"/Lang (fr)" in data
+    images = subprocess.run(
+        ["pdfimages", "-list", "-"], input=data, capture_output=True, check=True, timeout=60
+    ).stdout.decode()
+    assert len(images.strip().splitlines()) >= 3  # a header, a rule, the logo

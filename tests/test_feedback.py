@@ -135,3 +135,16 @@ def test_results_in_the_api_the_dashboard_and_the_exports(client, make, screenin
     assert "'=HYPERLINK(1)" in csv  # a formula is kept as text
     header = csv.splitlines()[0]
     assert "Note" in header and "Heures de présence" in header
+
+
+def test_feedback_is_in_the_right_of_access_and_its_comment_goes_with_anonymisation(screening):
+    _occurrence, came, *_ = screening
+    opinions.record(came.id, 5, "Merci à Paul, le formateur")
+    exported = privacy.export(came.email)
+    [booking] = exported["bookings"]
+    assert booking["feedback"]["rating"] == 5
+    assert booking["feedback"]["comment"] == "Merci à Paul, le formateur"
+    privacy.erase(came.email)
+    answer = db.session.scalar(select(Feedback))
+    db.session.refresh(answer)
+    assert (answer.rating, answer.comment) == (5, "")
