@@ -15,7 +15,7 @@ from calendrier.domain.errors import InvalidInput, InvalidTransition
 from calendrier.extensions import db
 from calendrier.models import Attendance, Booking, Occurrence
 
-from .ical_parsers import PARSERS_BY_NAME, utc
+from .ical_parsers import PARSERS_BY_NAME, libical_restriction_errors, utc
 from .test_api import API
 from .test_manage import PASSWORD
 
@@ -380,3 +380,16 @@ def test_feeds_keep_the_date_one_vevent_listing_its_sittings(client, make, parse
     assert "En 10 séances" in seen["description"]
     assert seen["description"].count("\n- ") == 10
     assert "12 h 30" in seen["description"]
+
+
+def test_feeds_and_booking_files_of_a_date_in_sittings_pass_libicals_restrictions(client, make):
+    occurrence = five_days(make)
+    booking = book(occurrence)
+    for path in (
+        f"/events/{occurrence.event.slug}.ics",
+        "/calendar.ics",
+        f"/bookings/{booking.token}.ics",
+    ):
+        body = client.get(path).data
+        assert b"En 10 s" in body.replace(b"\r\n ", b"")
+        assert libical_restriction_errors(body) == [], path
