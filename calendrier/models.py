@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
@@ -366,3 +366,75 @@ class FeedTombstone(db.Model):
     organisation_id: Mapped[int | None] = mapped_column(Integer, index=True)
     venue_id: Mapped[int | None] = mapped_column(Integer, index=True)
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+# --- trainings: sittings, attendance, feedback (domain/trainings.py, domain/feedback.py) ---
+
+
+class Sitting(db.Model):
+    """A part of an occurrence (a half-day of a training): attendance is kept per sitting.
+
+    An occurrence without sittings is one sitting, its own start to end.
+    """
+
+    __tablename__ = "sitting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurrence_id: Mapped[int] = mapped_column(
+        ForeignKey("occurrence.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    occurrence: Mapped[Occurrence] = relationship(
+        backref=backref(
+            "sittings", order_by="Sitting.position", cascade="all, delete-orphan", lazy="select"
+        )
+    )
+
+    __table_args__ = (
+        UniqueConstraint("occurrence_id", "position", name="uq_sitting_position"),
+        CheckConstraint("ends_at > starts_at", name="sitting_ends_after_start"),
+        CheckConstraint("position >= 0", name="sitting_position_not_negative"),
+    )
+
+
+class Attendance(db.Model):
+    """A booking present at one sitting (``position`` in its occurrence's sittings, from 0)."""
+
+    __tablename__ = "attendance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    marked_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+
+    booking: Mapped[Booking] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("booking_id", "position", name="uq_attendance_booking_position"),
+        CheckConstraint("position >= 0", name="attendance_position_not_negative"),
+    )
+
+
+class Feedback(db.Model):
+    """An attendee's answer after the date: one per booking, which they may change."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(
+        ForeignKey("booking.id", ondelete="CASCADE"), unique=True
+    )
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    booking: Mapped[Booking] = relationship()
+
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_one_to_five"),)

@@ -139,6 +139,10 @@ def test_api_answers_as_its_document_says(live_api, api_world, tmp_path):
         "run",
         f"{live_api}{OPENAPI}",
         "--checks=all",
+        # A draft event is not public: GET /events/{slug} answers 404 until it is published,
+        # as its document says, so "a created resource must be readable" does not hold for
+        # POST /events with "status": "draft" (the command line wins over the config file).
+        "--exclude-checks=ensure_resource_availability",
         "--max-examples=25",
         "--seed=20261121",
         "--workers=1",

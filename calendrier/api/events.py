@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ..domain import listing
+from ..domain import listing, trainings
 from ..extensions import db
 from ..models import Event, EventStatus, Occurrence
 from ..timeutil import utcnow
@@ -38,7 +38,10 @@ class Shown:
 
 
 def shown(occurrences) -> list[Shown]:
-    return [Shown(o, a) for o, a in listing.with_availability(list(occurrences))]
+    occurrences = list(occurrences)
+    if any("sittings" not in o.__dict__ for o in occurrences):
+        trainings.preload_sittings(occurrences)  # one query for all of them
+    return [Shown(o, a) for o, a in listing.with_availability(occurrences)]
 
 
 class EventView:
@@ -107,6 +110,7 @@ def events(args: dict):
     if filters is None:
         return [], {"X-Total-Count": "0"}
     found, total = listing.search_events(filters)
+    trainings.preload_sittings([o for e in found for o in e.matching_occurrences])
     return _paged([EventView(e, e.matching_occurrences) for e in found], filters, total)
 
 
@@ -120,6 +124,7 @@ def occurrences(args: dict):
     if filters is None:
         return [], {"X-Total-Count": "0"}
     page = listing.search_occurrences(filters)
+    trainings.preload_sittings([o for o, _a in page.rows])
     return _paged([Shown(o, a) for o, a in page.rows], filters, page.total)
 
 

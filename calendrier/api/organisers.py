@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ..domain import bookings as rules
-from ..domain import catalogue
+from ..domain import catalogue, trainings
+from ..domain import feedback as opinions
 from ..extensions import db
 from ..models import Booking, Event, Occurrence, Organisation
 from .auth import current_organiser, organiser_only, require_access
@@ -24,10 +25,13 @@ from .errors import ErrorSchema, fail
 from .events import ID_RULE, SLUG_RULE, EventView, shown
 from .fields import is_slug
 from .schemas import (
+    AttendanceResultSchema,
+    AttendanceSchema,
     AttendeeSchema,
     CheckInSchema,
     EventCreateSchema,
     EventSchema,
+    FeedbackResultsSchema,
     OccurrenceCreateSchema,
     OccurrencePatchSchema,
     OccurrenceSchema,
@@ -198,7 +202,10 @@ def check_in(data: dict, reference: str):
     Checking in twice keeps the first arrival time.
     """
     booking = managed_booking(reference)
-    rules.check_in(booking.id, actor=current_organiser(), undo=data.get("undo", False))
+    # A date in sittings: the check-in is the sitting under way's (see /attendance).
+    position = trainings.current_position(booking.occurrence)
+    undo = data.get("undo", False)
+    trainings.mark(booking.id, position, not undo, actor=current_organiser())
     return db.session.get(Booking, booking.id)
 
 
@@ -225,3 +232,56 @@ def approve(reference: str):
 def reject(reference: str):
     """Decline a pending (or waiting) booking request"""
     return _booking_action(reference, rules.reject)
+
+
+# --- trainings: attendance per sitting, feedback --------------------------------------
+
+
+@bp.route(
+    f"/bookings/{REFERENCE_RULE}/attendance", methods=["POST"], parameters=[BOOKING_REFERENCE]
+)
+@organiser_only(bp)
+@bp.arguments(AttendanceSchema)
+@bp.response(200, AttendanceResultSchema)
+@bp.alt_response(404, **NOT_FOUND)
+@bp.alt_response(409, **TRANSITION)
+@bp.alt_response(422, schema=ErrorSchema, description="Invalid fields, listed in `errors`.")
+def attendance(data: dict, reference: str):
+    """Mark a confirmed attendee present at one sitting (`"present": false` undoes it)
+
+    `sitting` is the position in the occurrence's `sittings`, from 0; a date without
+    sittings is one sitting (0), its check-in. Hours attended follow from the marks.
+    """
+    booking = managed_booking(reference)
+    trainings.mark(booking.id, data["sitting"], data["present"], actor=current_organiser())
+    booking = db.session.get(Booking, booking.id)
+    present = trainings.present_at(booking)
+    booking.sittings_present = sorted(present)
+    booking.hours_attended = trainings.hours_attended(booking, present)
+    booking.hours_planned = trainings.hours_planned(booking.occurrence)
+    return booking
+
+
+@bp.route(f"/occurrences/{ID_RULE}/feedback", parameters=[OCCURRENCE_ID])
+@organiser_only(bp)
+@bp.response(200, FeedbackResultsSchema)
+@bp.alt_response(404, **NOT_FOUND)
+def feedback(occurrence_id: int):
+    """What the attendees answered after the date: average, distribution, comments"""
+    occurrence = managed_occurrence(occurrence_id)
+    found = opinions.results(occurrence_id=occurrence.id)
+    return {
+        "occurrence": occurrence.id,
+        "count": found.count,
+        "average": found.average,
+        "distribution": {str(k): v for k, v in found.distribution.items()},
+        "answers": [
+            {
+                "reference": booking.reference,
+                "rating": answer.rating,
+                "comment": answer.comment,
+                "answered_at": answer.updated_at,
+            }
+            for answer, booking in found.answers
+        ],
+    }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import marshmallow as ma
 from flask import current_app
 from marshmallow import validate
 
-from ..domain import listing
+from ..domain import listing, trainings
 from ..forms import PHONE_PATTERN
 from ..models import BookingStatus, EventKind, EventStatus, OccurrenceStatus
 from .fields import (
@@ -28,6 +30,21 @@ MAX_CAPACITY = 100_000
 
 
 # --- public reading -----------------------------------------------------------
+
+
+class SittingSchema(ma.Schema):
+    position = ma.fields.Integer(required=True)
+    starts_at = Moment(required=True)
+    ends_at = Moment(required=True)
+
+
+def _sittings(occurrence) -> list[SimpleNamespace]:
+    return [
+        SimpleNamespace(
+            position=n, starts_at=slot.starts_at, ends_at=slot.ends_at, venue=occurrence.venue
+        )
+        for n, slot in enumerate(trainings.slots(occurrence))
+    ]
 
 
 class OccurrenceSchema(ma.Schema):
@@ -70,6 +87,28 @@ class OccurrenceSchema(ma.Schema):
     booking_opens_at = Moment(allow_none=True, required=True)
     booking_closes_at = Moment(allow_none=True, required=True)
     cancel_reason = ma.fields.String(required=True)
+    sittings = ma.fields.Method(
+        "get_sittings",
+        required=True,
+        metadata={
+            "description": "Its sittings (e.g. each half-day of a training), in order; "
+            "attendance is kept per sitting, named by `position`. A date not cut into "
+            "sittings is one sitting, its own start to end.",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "position": {"type": "integer"},
+                    "starts_at": {"type": "string", "format": "date-time"},
+                    "ends_at": {"type": "string", "format": "date-time"},
+                },
+                "required": ["position", "starts_at", "ends_at"],
+            },
+        },
+    )
+
+    def get_sittings(self, occurrence) -> list[dict]:
+        return SittingSchema(many=True).dump(_sittings(occurrence))
 
 
 class EventSchema(ma.Schema):
@@ -271,6 +310,13 @@ class OccurrenceFieldsSchema(ma.Schema):
         24 * 366,
         metadata={"description": "Attendees may cancel until this many hours before."},
     )
+    sittings = ma.fields.List(
+        ma.fields.Nested(lambda: SittingInSchema()),
+        metadata={
+            "description": "Cut the date into sittings (half-days…), each within it; "
+            "`[]` makes it one sitting again. Sittings with attendance recorded cannot move."
+        },
+    )
 
 
 class OccurrenceCreateSchema(OccurrenceFieldsSchema):
@@ -358,3 +404,51 @@ class CheckInSchema(ma.Schema):
     undo = StrictBoolean(
         load_default=False, metadata={"description": "true: undo a mistaken check-in."}
     )
+
+
+# --- trainings: attendance and feedback --------------------------------------------
+
+
+class SittingInSchema(ma.Schema):
+    starts_at = Moment(required=True)
+    ends_at = Moment(required=True)
+
+
+class AttendanceSchema(ma.Schema):
+    sitting = Count(
+        0,
+        trainings.MAX_SITTINGS - 1,
+        required=True,
+        metadata={"description": "The sitting's position in the occurrence's `sittings`."},
+    )
+    present = StrictBoolean(
+        load_default=True, metadata={"description": "false: undo a mistaken mark."}
+    )
+
+
+class AttendanceResultSchema(AttendeeSchema):
+    sittings_present = ma.fields.List(
+        ma.fields.Integer(), required=True, metadata={"description": "Positions present at."}
+    )
+    hours_attended = ma.fields.Float(required=True)
+    hours_planned = ma.fields.Float(required=True)
+
+
+class FeedbackAnswerSchema(ma.Schema):
+    reference = ma.fields.String(required=True)
+    rating = ma.fields.Integer(required=True)
+    comment = ma.fields.String(required=True)
+    answered_at = Moment(required=True)
+
+
+class FeedbackResultsSchema(ma.Schema):
+    occurrence = ma.fields.Integer(required=True)
+    count = ma.fields.Integer(required=True)
+    average = ma.fields.Float(required=True, allow_none=True)
+    distribution = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={"description": "How many answers gave each rating, \"1\" to \"5\"."},
+    )
+    answers = ma.fields.List(ma.fields.Nested(FeedbackAnswerSchema), required=True)

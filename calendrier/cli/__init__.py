@@ -3,6 +3,7 @@
 from flask import Flask
 
 from . import accounts, events, mail, privacy, seed
+from . import trainings as training_commands
 
 
 def register_commands(app: Flask) -> None:
@@ -12,3 +13,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(mail.mail_group)
     app.cli.add_command(privacy.privacy_group)
     app.cli.add_command(events.events_group)
+    app.cli.add_command(training_commands.trainings_group)

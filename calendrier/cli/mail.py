@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import click
 
-from ..domain import outbox, reminders
+from ..domain import feedback, outbox, reminders
 from ..extensions import db
 from ..timeutil import utcnow
 
@@ -73,3 +73,10 @@ def queue_reminders():
     """Queue one reminder per confirmed booking for occurrences starting within a day."""
     count = reminders.queue_reminders()
     click.echo(f"queued {count} reminder(s)")
+
+
+@mail_group.command("feedback")
+def queue_feedback():
+    """Ask each attendee who came to a date that has ended for their opinion (once)."""
+    count = feedback.queue_requests()
+    click.echo(f"queued {count} feedback request(s)")

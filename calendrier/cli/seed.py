@@ -367,7 +367,109 @@ def seed_demo():
         click.echo("The demo programme is already loaded.")
         return
     passwords = build_programme(date.today())  # noqa: DTZ011 - a local calendar day
+    seed_training_sittings(date.today())  # noqa: DTZ011 - a local calendar day
     db.session.commit()
     click.echo("Demo programme loaded. Organiser accounts (passwords shown once):")
     for email, password in passwords.items():
         click.echo(f"  {email}  {password}")
+
+
+# --- trainings: sittings, attendance, feedback (the past session filled in) ------------
+
+TRAINEES = [
+    ("Camille Laurent", "camille.laurent@example.org", (0, 1, 2, 3, 4, 5, 6, 7, 8, 9), 5, ""),
+    (
+        "Youssef Benali",
+        "youssef.benali@example.org",
+        (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+        4,
+        "Très concret ; j'aurais aimé plus de temps sur l'animatique.",
+    ),
+    (
+        "Inès Moreau",
+        "ines.moreau@example.org",
+        (0, 1, 2, 3, 4, 5, 8, 9),
+        5,
+        "Formateurs passionnants, exercices utiles dès lundi au studio.",
+    ),
+    (
+        "Hugo Garnier",
+        "hugo.garnier@example.org",
+        (0, 1, 2, 3, 6, 7, 8, 9),
+        3,
+        "Bien, mais la salle était trop chaude l'après-midi.",
+    ),
+    ("Léa Fontaine", "lea.fontaine@example.org", (0, 1, 2, 3, 4, 5, 6, 7), 4, ""),
+    ("Martin Roux", "martin.roux@example.org", (), None, ""),  # never came
+]
+
+
+def _half_days(b: Builder, monday: date) -> list[tuple[datetime, datetime]]:
+    """Monday to Friday, 9:00-12:30 and 14:00-17:30: ten sittings, 35 hours."""
+    return [
+        (b.at(monday + timedelta(days=d), h1, m1), b.at(monday + timedelta(days=d), h2, m2))
+        for d in range(5)
+        for (h1, m1, h2, m2) in ((9, 0, 12, 30), (14, 0, 17, 30))
+    ]
+
+
+def seed_training_sittings(today: date) -> None:
+    """The five-day training in half-days: its next session, and a past one with its
+    attendance marked sitting by sitting and the trainees' feedback (so its certificates
+    of attendance and its results are there to see)."""
+    from ..domain.bookings import new_reference, new_token
+    from ..models import Attendance, Booking, BookingStatus, Feedback, Sitting
+
+    event = db.session.scalar(select(Event).where(Event.slug == "formation-storyboard"))
+    if event is None:
+        return
+    db.session.flush()
+    b = Builder(ZoneInfo(current_app.config["TIMEZONE"]))
+    b.venues = {v.slug: v for v in db.session.scalars(select(Venue))}
+    for occurrence in event.occurrences:
+        monday = occurrence.starts_at.astimezone(b.tz).date()
+        for position, (start, end) in enumerate(_half_days(b, monday)):
+            occurrence.sittings.append(Sitting(position=position, starts_at=start, ends_at=end))
+    past_monday = next_weekday(today, 0) - timedelta(weeks=5)
+    past = b.occurrence(
+        event,
+        "salle-formation",
+        past_monday,
+        9,
+        0,
+        4 * 24 * 60 + 8 * 60 + 30,
+        12,
+        requires_approval=True,
+        max_seats_per_booking=1,
+        cancellation_deadline_hours=72,
+    )
+    slots = _half_days(b, past_monday)
+    for position, (start, end) in enumerate(slots):
+        past.sittings.append(Sitting(position=position, starts_at=start, ends_at=end))
+    for name, email, present, rating, comment in TRAINEES:
+        booked = b.at(past_monday - timedelta(weeks=4), 10)
+        booking = Booking(
+            occurrence=past,
+            reference=new_reference(),
+            token=new_token(),
+            name=name,
+            email=email,
+            seats=1,
+            status=BookingStatus.CONFIRMED,
+            source="web",
+            consent_at=booked,
+            created_at=booked,
+            confirmed_at=booked,
+            checked_in_at=slots[present[0]][0] + timedelta(minutes=5) if present else None,
+        )
+        db.session.add(booking)
+        for position in present:
+            db.session.add(
+                Attendance(
+                    booking=booking,
+                    position=position,
+                    marked_at=slots[position][0] + timedelta(minutes=5),
+                )
+            )
+        if rating is not None:
+            db.session.add(Feedback(booking=booking, rating=rating, comment=comment))

@@ -34,9 +34,10 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, inspect, or_, select
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ..extensions import db
+from ..i18n import clock, when
 from ..models import (
     Event,
     EventKind,
@@ -70,6 +71,7 @@ TEXTS = {
     "date_cancelled": _l("This date is cancelled."),
     "more": _l("More information: %(url)s"),
     "book": _l("Book: %(url)s"),
+    "sittings": _l("In %(num)s sittings:"),
 }
 
 
@@ -330,6 +332,8 @@ def occurrence_lines(
         paragraphs = [notice, about, texts("more", url=page)]
     else:
         paragraphs = [about, texts("book", url=f"{page}?occurrence={occurrence.id}")]
+    if len(occurrence.sittings) > 1:  # a training in half-days: the date's VEVENT lists them
+        paragraphs.insert(-1, _sittings_text(occurrence, texts))
     description = "\n\n".join(p.strip() for p in paragraphs if p and p.strip())
     location = ", ".join(p for p in (venue.name, venue.full_address) if p)
     lines = [
@@ -356,6 +360,12 @@ def occurrence_lines(
         "END:VEVENT",
     ]
     return lines
+
+
+def _sittings_text(occurrence: Occurrence, texts: _Texts) -> str:
+    lines = [texts("sittings", num=str(len(occurrence.sittings)))]
+    lines += [f"- {when(s.starts_at)} \u2013 {clock(s.ends_at)}" for s in occurrence.sittings]
+    return "\n".join(lines)
 
 
 def calendar_bytes(
@@ -529,7 +539,11 @@ def _as_utc(moment: datetime) -> datetime:
 def feed_occurrences(members: Select) -> list[Occurrence]:
     return list(
         db.session.scalars(
-            members.options(joinedload(Occurrence.event), joinedload(Occurrence.venue))
+            members.options(
+                joinedload(Occurrence.event),
+                joinedload(Occurrence.venue),
+                selectinload(Occurrence.sittings),
+            )
         ).unique()
     )
 

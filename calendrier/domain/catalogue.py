@@ -38,7 +38,7 @@ from ..models import (
     Venue,
 )
 from ..timeutil import localize, utcnow
-from . import accounts, audit, bookings
+from . import accounts, audit, bookings, trainings
 from .errors import CapacityBelowBookings, InvalidInput, NotFound
 from .notifications import KINDS as EMAIL_KINDS
 from .notifications import queue_booking_email
@@ -491,6 +491,7 @@ OCCURRENCE_FIELDS = frozenset(
         "booking_opens_at",
         "booking_closes_at",
         "cancellation_deadline_hours",
+        "sittings",
     }
 )
 # Changes a calendar app must notice: SEQUENCE is raised and attendees are told.
@@ -573,9 +574,12 @@ def create_occurrence(
     booking_opens_at: datetime | None = None,
     booking_closes_at: datetime | None = None,
     cancellation_deadline_hours: int = 0,
+    sittings: list[dict[str, Any]] | None = None,
     actor: User | None = None,
 ) -> Occurrence:
-    """A new date for an event. Naive times are wall-clock times at the venue."""
+    """A new date for an event. Naive times are wall-clock times at the venue.
+
+    ``sittings`` (``[{starts_at, ends_at}]``) cut it into parts, see ``trainings``."""
     event = _get(Event, event_id)
     data = {
         "starts_at": starts_at,
@@ -591,10 +595,13 @@ def create_occurrence(
     }
     errors = _Errors()
     values = _occurrence_values(errors, data, None)
+    new_sittings = _sittings(errors, sittings, values, None)
     errors.raise_if_any()
     occurrence = Occurrence(event_id=event.id, **values)
     db.session.add(occurrence)
     db.session.flush()
+    if new_sittings:
+        trainings.replace_sittings(occurrence, new_sittings)
     _audit_occurrence(actor, "occurrence.created", occurrence, event, values)
     _touch_event(event)
     _commit()
@@ -646,11 +653,22 @@ def update_occurrence(
     cancelling = status == OccurrenceStatus.CANCELLED and not occurrence.is_cancelled
     if cancelling:
         reason = _text(errors, "reason", reason, 2000, multiline=True)
+    sittings = changes.pop("sittings", None)
     values = _occurrence_values(errors, changes, occurrence)
+    new_sittings = _sittings(errors, sittings, values, occurrence)
     errors.raise_if_any()
 
     new_capacity = values.pop("capacity", occurrence.capacity)
     occurrence = bookings.lock_occurrence(occurrence.id)
+    if new_sittings is not None and trainings.replace_sittings(occurrence, new_sittings):
+        _audit_occurrence(
+            actor,
+            "occurrence.sittings",
+            occurrence,
+            occurrence.event,
+            {"sittings": len(new_sittings)},
+        )
+        _touch_event(occurrence.event)
     diff = _diff(occurrence, values)
     if diff:
         if any(name in diff for name in SCHEDULE_FIELDS):
@@ -672,6 +690,23 @@ def update_occurrence(
         bookings.cancel_occurrence(occurrence.id, reason, actor=actor)  # commits
     _commit()
     return db.session.get(Occurrence, occurrence_id)
+
+
+def _sittings(
+    errors: _Errors, given: Any, values: dict[str, Any], current: Occurrence | None
+) -> list[trainings.Slot] | None:
+    """The sittings given, checked against the date's final times (None: unchanged)."""
+    venue = db.session.get(Venue, values["venue_id"]) if "venue_id" in values else None
+    venue = venue or (current.venue if current is not None else None)
+    tz = ZoneInfo(venue.timezone) if venue is not None else _zone()
+    starts = values.get("starts_at", current.starts_at if current is not None else None)
+    ends = values.get("ends_at", current.ends_at if current is not None else None)
+    new = trainings.check_sittings(errors.add, given, tz, starts, ends)
+    if current is not None and new is not None:
+        trainings.check_marked_kept(errors.add, current, new)
+    elif current is not None and starts is not None and ends is not None:
+        trainings.check_kept_sittings(errors.add, current, starts, ends)
+    return new
 
 
 def _raise_sequence(occurrence: Occurrence) -> None:

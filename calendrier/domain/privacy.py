@@ -26,8 +26,10 @@ from ..models import (
     ACTIVE_BOOKING_STATUSES,
     ANONYMOUS_DOMAIN,
     ApiToken,
+    Attendance,
     AuditEntry,
     Booking,
+    Feedback,
     Occurrence,
     OutboxMessage,
     OutboxStatus,
@@ -127,6 +129,13 @@ def _anonymise(booking_ids: list[int], now: datetime) -> int:
         update(OutboxMessage)
         .where(OutboxMessage.booking_id.in_(booking_ids), unsent)
         .values(status=OutboxStatus.FAILED, last_error="anonymised before it was sent")
+        .execution_options(synchronize_session=False)
+    )
+    # Feedback: the rating stays for the statistics, the comment (free text) goes.
+    db.session.execute(
+        update(Feedback)
+        .where(Feedback.booking_id.in_(booking_ids))
+        .values(comment="")
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
@@ -381,6 +390,27 @@ def _booking(booking: Booking) -> dict[str, Any]:
         "starts_at": _iso(occurrence.starts_at),
         "ends_at": _iso(occurrence.ends_at),
         "venue": occurrence.venue.name,
+        **_training_data(booking),
+    }
+
+
+def _training_data(booking: Booking) -> dict[str, Any]:
+    """Attendance per sitting and the feedback given: theirs too."""
+    sittings = db.session.scalars(
+        select(Attendance.position)
+        .where(Attendance.booking_id == booking.id)
+        .order_by(Attendance.position)
+    ).all()
+    answer = db.session.scalar(select(Feedback).where(Feedback.booking_id == booking.id))
+    return {
+        "sittings_attended": list(sittings),
+        "feedback": {
+            "rating": answer.rating,
+            "comment": answer.comment,
+            "answered_at": _iso(answer.updated_at),
+        }
+        if answer
+        else None,
     }
 
 

@@ -11,7 +11,8 @@ from flask_wtf import FlaskForm
 
 from ..domain import attendees as roster
 from ..domain import bookings as rules
-from ..domain import exports
+from ..domain import exports, trainings
+from ..domain import feedback as training_columns
 from ..domain.errors import DomainError, InvalidInput, OccurrenceFull
 from ..i18n import current_language
 from ..models import BookingStatus
@@ -123,20 +124,44 @@ def booking_seats(reference: str):
     )
 
 
+def _sitting(occurrence, value) -> int:
+    """The sitting asked for (its position), else the one under way."""
+    count = len(trainings.slots(occurrence))
+    if value is not None and str(value).isdigit() and int(value) < count:
+        return int(value)
+    return trainings.current_position(occurrence)
+
+
 @bp.route("/bookings/<reference:reference>/check-in", methods=["GET", "POST"])
 @login_required
 def booking_check_in(reference: str):
-    """GET: what the QR code opens (one tap to confirm). POST: check in, or undo."""
+    """GET: what the QR code opens (one tap to confirm). POST: check in, or undo.
+
+    A date in sittings: the sitting under way, or the one chosen (``sitting``)."""
     booking = managed_booking(reference)
+    occurrence = booking.occurrence
     if request.method == "GET":
-        return render_template("manage/check_in_booking.html", booking=booking, form=PostForm())
+        position = _sitting(occurrence, request.args.get("sitting"))
+        return render_template(
+            "manage/check_in_booking.html",
+            booking=booking,
+            form=PostForm(),
+            sittings=trainings.slots(occurrence),
+            sitting=position,
+            present=position in trainings.present_at(booking),
+        )
     undo = request.form.get("undo") == "1"
     default = url_for("manage.booking_check_in", reference=booking.reference)
     if not PostForm().validate_on_submit():
         flash(_("The form expired; please try again."), "error")
         return redirect(back(default))
+    given = request.form.get("sitting")
+    if given is None:
+        position = trainings.current_position(occurrence)
+    else:
+        position = int(given) if given.isdigit() and len(given) < 4 else -1
     try:
-        rules.check_in(booking.id, actor=current_user, undo=undo)
+        trainings.mark(booking.id, position, not undo, actor=current_user)
     except DomainError as error:
         flash(explain(error), "error")
     else:
@@ -150,7 +175,7 @@ def booking_check_in(reference: str):
 @bp.route("/occurrences/<int:occurrence_id>/check-in")
 @login_required
 def check_in(occurrence_id: int):
-    """The door list on a phone: big buttons, search, arrivals counted."""
+    """The door list on a phone: big buttons, search, arrivals counted (per sitting)."""
     occurrence = managed_occurrence(occurrence_id)
     q = (request.args.get("q") or "").strip()[:100]
     bookings = [
@@ -158,6 +183,10 @@ def check_in(occurrence_id: int):
         for b in roster.attendee_list(occurrence.id, q=q, sort="name", show="confirmed")
         if b.status == BookingStatus.CONFIRMED
     ]
+    sittings = trainings.slots(occurrence)
+    position = _sitting(occurrence, request.args.get("sitting"))
+    present = trainings.attendance_by_booking(bookings)
+    here = {b.id for b in bookings if position in present.get(b.id, set())}
     return render_template(
         "manage/check_in.html",
         occurrence=occurrence,
@@ -165,6 +194,10 @@ def check_in(occurrence_id: int):
         totals=roster.totals(occurrence),
         q=q,
         form=PostForm(),
+        sittings=sittings,
+        sitting=position,
+        present_ids=here,
+        arrived_here=sum(b.seats for b in bookings if b.id in here),
     )
 
 
@@ -226,7 +259,8 @@ def booking_new(occurrence_id: int):
 
 def _export_table(occurrence):
     bookings = roster.attendee_list(occurrence.id, sort="name", show="all")
-    return [exports.header(), *exports.rows(bookings)]
+    table = [exports.header(), *exports.rows(bookings)]
+    return training_columns.with_attendance_and_feedback(table, bookings)
 
 
 @bp.route("/occurrences/<int:occurrence_id>/attendees.csv")
@@ -267,6 +301,7 @@ def sign_in_sheet(occurrence_id: int):
         occurrence=occurrence,
         bookings=bookings,
         totals=roster.totals(occurrence),
+        sittings=trainings.slots(occurrence),  # one sheet per sitting
     )
 
 
@@ -301,3 +336,7 @@ def message(occurrence_id: int):
     return render_template(
         "manage/message.html", form=form, occurrence=occurrence, totals=roster.totals(occurrence)
     )
+
+
+# Certificates and feedback of trainings register themselves on ``bp`` too.
+from . import trainings as _training_pages  # noqa: E402, F401

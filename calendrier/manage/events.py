@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..domain import bookings as rules
-from ..domain import catalogue
+from ..domain import catalogue, trainings
 from ..domain.errors import InvalidInput
 from ..extensions import db
 from ..models import Event, EventKind, Occurrence, OccurrenceStatus, Organisation, Venue
@@ -239,6 +239,7 @@ def occurrence_new(event_id: int):
         form.max_seats_per_booking.data = current_app.config["DEFAULT_MAX_SEATS_PER_BOOKING"]
     if form.validate_on_submit():
         data = {name: form[name].data for name in OCCURRENCE_FORM_FIELDS}
+        data["sittings"] = form.sittings_given(None)
         try:
             occurrence = catalogue.create_occurrence(event.id, actor=current_user, **data)
         except InvalidInput as error:
@@ -255,12 +256,17 @@ def occurrence_edit(occurrence_id: int):
     occurrence = managed_occurrence(occurrence_id)
     form = OccurrenceForm(obj=occurrence)
     _venue_choices(form)
+    zone = ZoneInfo(occurrence.venue.timezone)
     if request.method == "GET":
         form.venue.data = occurrence.venue.slug
         for name in ("starts_at", "ends_at", "booking_opens_at", "booking_closes_at"):
             form[name].data = _wall_clock(getattr(occurrence, name))
+        form.sittings.data = trainings.as_lines(occurrence, zone)
     if form.validate_on_submit():
         data = {name: form[name].data for name in OCCURRENCE_FORM_FIELDS}
+        data["sittings"] = form.sittings_given(trainings.as_lines(occurrence, zone))
+        if data["sittings"] is None:
+            del data["sittings"]  # unchanged
         for name in ("starts_at", "ends_at", "booking_opens_at", "booking_closes_at"):
             if data[name] == _wall_clock(getattr(occurrence, name)):
                 del data[name]  # unchanged: keep the stored instant as it is

@@ -36,6 +36,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..domain import trainings
 from ..forms import AttendeeFieldsMixin, no_control_characters
 from ..models import EventKind
 
@@ -167,7 +168,70 @@ class OccurrenceFieldsMixin:
     )
 
 
-class OccurrenceForm(OccurrenceFieldsMixin, FlaskForm):
+def _readable_sittings(form, field):
+    try:
+        trainings.parse_lines(field.data or "")
+    except ValueError as error:
+        raise ValidationError(_l("Cannot read this line: %(line)s", line=str(error))) from None
+
+
+def _readable_times(form, field):
+    try:
+        trainings.parse_time_slots(field.data or "")
+    except ValueError as error:
+        raise ValidationError(_l("Cannot read these times: %(part)s", part=str(error))) from None
+
+
+class SittingsFieldsMixin:
+    """A date cut into sittings (half-days of a training): by a rule, or one a line."""
+
+    sitting_days = MultiCheckboxField(
+        _l("Sittings on"),
+        choices=options(
+            zip(
+                range(7),
+                (
+                    _l("Monday"),
+                    _l("Tuesday"),
+                    _l("Wednesday"),
+                    _l("Thursday"),
+                    _l("Friday"),
+                    _l("Saturday"),
+                    _l("Sunday"),
+                ),
+                strict=True,
+            )
+        ),
+        coerce=int,
+        validators=[Optional()],
+    )
+    sitting_times = StringField(
+        _l("Sittings each of these days (e.g. 9:00-12:30, 14:00-17:30)"),
+        validators=[Optional(), Length(max=200), _readable_times],
+    )
+    sittings = TextAreaField(
+        _l("Or the sittings one a line (e.g. 2027-03-01 9:00-12:30); empty: one sitting"),
+        validators=[Optional(), Length(max=10_000), _readable_sittings],
+        render_kw={"rows": 4},
+    )
+
+    def sittings_given(self, current: str | None) -> list | None:
+        """The sittings to write (None: leave them as they are)."""
+        if (self.sitting_times.data or "").strip():
+            days = set(self.sitting_days.data or range(7))
+            return trainings.by_rule(
+                self.starts_at.data.date(),
+                self.ends_at.data.date(),
+                days,
+                trainings.parse_time_slots(self.sitting_times.data),
+            )
+        lines = (self.sittings.data or "").strip()
+        if lines == (current or "").strip():
+            return None
+        return trainings.parse_lines(lines)
+
+
+class OccurrenceForm(SittingsFieldsMixin, OccurrenceFieldsMixin, FlaskForm):
     starts_at = DateTimeLocalField(
         _l("Starts"), format=DATETIME_FORMAT, validators=[InputRequired()]
     )

@@ -139,3 +139,4 @@ def booking_ics(token: str):
             "Cache-Control": "private, no-store",
         },
     )
+from . import trainings  # noqa: E402, F401 - certificates and feedback, on this blueprint

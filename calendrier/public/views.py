@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..domain import bookings as rules
-from ..domain import listing
+from ..domain import listing, trainings
 from ..domain.errors import (
     BookingClosed,
     OccurrenceFull,
@@ -282,6 +282,7 @@ def event_detail(slug: str):
     event = get_public_event(slug)
     now = utcnow()
     visible = [o for o in event.occurrences if o.ends_at > now - timedelta(days=1)]
+    trainings.preload_sittings(visible)  # the page lists them: one query for all
     rows = listing.with_availability(visible)
     form = BookingForm()
     form.occurrence.choices = bookable_choices(rows)
