@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_i15'
-down_revision = '0004'
+down_revision = '0011_i17'
 branch_labels = None
 depends_on = None
 
