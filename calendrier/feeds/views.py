@@ -11,11 +11,12 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, request
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.http import http_date
 
 from ..domain import calendars, listing
+from ..domain.languages import event_text
+from ..domain.settings import current_settings
 from ..extensions import db
 from ..models import Event, EventStatus, Organisation, Venue
 from ..timeutil import utcnow
@@ -71,8 +72,8 @@ def since() -> datetime:
 
 
 def site_name() -> str:
-    with force_locale(feed_language()):
-        return _("Agenda of the animation-film cluster")
+    """The cluster's name (a proper name: the same in every language)."""
+    return current_settings().name
 
 
 # Filters that choose what is in the feed; a bad one is refused rather than ignored, so that
@@ -102,7 +103,8 @@ def event_feed(slug: str):
     if event is None:
         abort(404)
     scope = calendars.FeedScope(event_id=event.id)
-    return serve_feed(scope, calendars.scope_occurrences(scope, since()), event.title, slug)
+    title = event_text(event, "title", feed_language())
+    return serve_feed(scope, calendars.scope_occurrences(scope, since()), title, slug)
 
 
 @bp.route("/organisations/<slug:slug>.ics")
