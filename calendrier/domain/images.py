@@ -106,7 +106,7 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     elif fmt == "WEBP":
         image.save(out, "WEBP", quality=80, method=4)
     else:
-        image.save(out, fmt, optimize=True)
+        image.save(out, fmt)
     return out.getvalue()
 
 
