@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
 from typing import Any
 
-from flask import current_app, g, has_app_context, has_request_context
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -90,16 +90,9 @@ def _cache() -> _Cache:
 
 
 def current_settings() -> Settings:
-    """The cluster's settings, as this request (or command) should see them."""
-    if has_request_context():
-        found = g.get("_site_settings")
-        if found is None:
-            found = g._site_settings = _cached()
-        return found
-    return _cached()
+    """The cluster's settings, as this request (or command) should see them.
 
-
-def _cached() -> Settings:
+    Within ``SITE_SETTINGS_TTL`` of the last check this reads no database at all."""
     cache = _cache()
     now = time.monotonic()
     value = cache.value
@@ -122,8 +115,6 @@ def forget() -> None:
         cache = _cache()
         with cache.lock:
             cache.value = None
-        if has_request_context():
-            g.pop("_site_settings", None)
 
 
 def _read(version: int | None) -> Settings:
