@@ -112,10 +112,9 @@ def upload(slug: str):
 @bp.route(f"/events/{SLUG_RULE}/image", methods=["DELETE"], parameters=[EVENT_SLUG])
 @organiser_only(bp)
 @bp.response(204)
-@bp.alt_response(404, schema=ErrorSchema, description="No event has this slug, or no picture.")
+@bp.alt_response(404, schema=ErrorSchema, description="No event has this slug.")
 def remove(slug: str):
-    """Take an event's picture away"""
+    """Take an event's picture away (an event without one stays so: 204 all the same)"""
     event = managed_event(slug)
-    if not images.remove_event_image(event.id, actor=current_organiser()):
-        fail(404, "not_found")
+    images.remove_event_image(event.id, actor=current_organiser())
     return None
