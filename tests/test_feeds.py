@@ -288,10 +288,10 @@ def test_scoped_feeds_hold_only_their_dates(client, make):
     assert uids(f"/organisations/{festival.organisation.slug}.ics") == {in_festival.uid, own.uid}
     assert uids(f"/venues/{elsewhere.venue.slug}.ics") == {elsewhere.uid}
     assert prop(client.get(f"/venues/{elsewhere.venue.slug}.ics").data, "X-WR-CALNAME") == [
-        elsewhere.venue.name
+        f"{elsewhere.venue.name} · Agenda"  # and the site's name
     ]
     assert prop(client.get(f"/organisations/{festival.organisation.slug}.ics").data, "NAME") == [
-        festival.organisation.name
+        f"{festival.organisation.name} · Agenda"
     ]
     for url in ("/events/nope.ics", "/organisations/nope.ics", "/venues/nope.ics"):
         assert client.get(url).status_code == 404

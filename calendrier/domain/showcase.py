@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 
 from ..extensions import db
 from ..models import Event, EventKind, EventStatus, Occurrence, OccurrenceStatus
@@ -15,7 +15,8 @@ FEATURED = 3
 
 def featured_events(limit: int = FEATURED) -> list[tuple[Event, datetime]]:
     """(event, its next start) for the events to show first: festivals, then events with a
-    picture, then the soonest; only events of their own (not a festival's programme items)."""
+    picture, the soonest first; only events of their own (not a festival's programme items).
+    An event with neither is in the agenda below, not here."""
     now = utcnow()
     first = (
         select(Occurrence.event_id, func.min(Occurrence.starts_at).label("first"))
@@ -26,7 +27,11 @@ def featured_events(limit: int = FEATURED) -> list[tuple[Event, datetime]]:
     query = (
         select(Event, first.c.first)
         .join(first, first.c.event_id == Event.id)
-        .where(Event.status == EventStatus.PUBLISHED, Event.parent_id.is_(None))
+        .where(
+            Event.status == EventStatus.PUBLISHED,
+            Event.parent_id.is_(None),
+            or_(Event.kind == EventKind.FESTIVAL, Event.image_id.is_not(None)),
+        )
         .order_by(
             case((Event.kind == EventKind.FESTIVAL, 0), else_=1),
             case((Event.image_id.is_(None), 1), else_=0),
