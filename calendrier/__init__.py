@@ -38,9 +38,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .cli import register_commands
     from .feeds.views import bp as feeds_bp
     from .manage.views import bp as manage_bp
+    from .public.site import bp as site_bp
     from .public.views import bp as public_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(site_bp)
     app.register_blueprint(feeds_bp)
     app.register_blueprint(manage_bp, url_prefix="/manage")
     init_api(app)

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from . import colours
+
 
 class ConfigError(RuntimeError):
     """The app cannot start with this configuration."""
@@ -44,6 +46,12 @@ DEFAULTS = {
     # Just above the largest upload taken (an event image: 10 MB; an .ics: 5 MB), with
     # room for the form's other fields: larger requests get a 413 before being read.
     "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,
+    # The cluster's identity (domain/settings.py): defaults that /manage/settings overrides.
+    "SITE_NAME": "Agenda",
+    "SITE_TAGLINE": "",
+    "ACCENT_COLOUR": "#6b21a8",
+    # How long an app server trusts its copy of the settings before checking their version.
+    "SITE_SETTINGS_TTL": 2,
 }
 
 
@@ -79,3 +87,19 @@ def configure(app: Flask, test_config: dict | None) -> None:
                 "export CALENDRIER_SECRET_KEY=\"$(python -c 'import secrets; "
                 "print(secrets.token_hex(32))')\""
             )
+    check_accent_colour(app.config["ACCENT_COLOUR"])
+
+
+def check_accent_colour(colour: object) -> None:
+    """Links and buttons are drawn in this colour on white: refused if text would be unreadable."""
+    problem = colours.problem(colour)  # type: ignore[arg-type]
+    if problem == "format":
+        raise ConfigError(
+            f"CALENDRIER_ACCENT_COLOUR must be a colour written #rrggbb, not {colour!r}."
+        )
+    if problem == "contrast":
+        ratio = colours.contrast_with_white(str(colour))
+        raise ConfigError(
+            f"CALENDRIER_ACCENT_COLOUR {colour} has a contrast of {ratio:.2f}:1 with white; "
+            f"text needs at least {colours.MIN_CONTRAST}:1 (WCAG 2.1 AA). Choose a darker colour."
+        )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -189,6 +190,17 @@ class Event(db.Model):
     external_uid: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The English texts, each optional: pages, feeds and emails in English fall back on
+    # the French one (domain/languages.py).
+    title_en: Mapped[str] = mapped_column(String(200), default="")
+    summary_en: Mapped[str] = mapped_column(String(500), default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    # Its picture (poster, still): its files are in picture_file (domain/images.py).
+    image_id: Mapped[int | None] = mapped_column(
+        ForeignKey("picture.id", ondelete="SET NULL"), index=True
+    )
+    # Loaded with the event, in the same query: lists show every event's picture.
+    image: Mapped[Picture | None] = relationship(lazy="joined")
 
     organisation: Mapped[Organisation] = relationship(back_populates="events")
     parent: Mapped[Event | None] = relationship(remote_side=[id], back_populates="children")
@@ -438,3 +450,68 @@ class Feedback(db.Model):
     booking: Mapped[Booking] = relationship()
 
     __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_one_to_five"),)
+class Picture(db.Model):
+    """An uploaded picture: what pages need to show it. Its bytes are in ``PictureFile``,
+    in the database, so that every app server can serve them without a shared disk."""
+
+    __tablename__ = "picture"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 of the stored original (metadata stripped): part of every file's URL.
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    alt: Mapped[str] = mapped_column(String(500), default="")
+    alt_en: Mapped[str] = mapped_column(String(500), default="")
+    # The widths of the resized copies, e.g. "480 960 1600" (each in WebP and JPEG).
+    widths: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    files: Mapped[list[PictureFile]] = relationship(
+        back_populates="picture", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (
+        CheckConstraint("width > 0 AND height > 0", name="size_positive"),
+    )
+
+
+class PictureFile(db.Model):
+    """One file of a picture: the original, or a resized copy (``960.webp``)."""
+
+    __tablename__ = "picture_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    picture_id: Mapped[int] = mapped_column(ForeignKey("picture.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    content_type: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    picture: Mapped[Picture] = relationship(back_populates="files")
+
+    __table_args__ = (UniqueConstraint("picture_id", "name", name="uq_picture_file_name"),)
+
+
+class SiteSettings(db.Model):
+    """The cluster's identity as its admins set it at /manage/settings: one row (id 1).
+
+    An empty text means "the default from the environment" (domain/settings.py).
+    ``version`` goes up with every change, so each app server knows when to read it again.
+    """
+
+    __tablename__ = "site_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    tagline: Mapped[str] = mapped_column(String(300), default="")
+    accent_colour: Mapped[str] = mapped_column(String(7), default="")
+    contact_email: Mapped[str] = mapped_column(String(320), default="")
+    legal_notice: Mapped[str] = mapped_column(Text, default="")
+    accessibility_statement: Mapped[str] = mapped_column(Text, default="")
+    logo_id: Mapped[int | None] = mapped_column(ForeignKey("picture.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    logo: Mapped[Picture | None] = relationship()

@@ -56,7 +56,7 @@ def test_calendar_feed_has_what_clients_need(client, make):
         assert prop(body, name) == [value], name
     assert prop(body, "METHOD") == []  # a snapshot, not an iTIP message (RFC 5545 §3.7.2)
     assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in unfold(body)
-    assert prop(body, "NAME") == prop(body, "X-WR-CALNAME") == ["Agenda du pôle de l'image animée"]
+    assert prop(body, "NAME") == prop(body, "X-WR-CALNAME") == ["Agenda"]  # the site's name
     uids = {str(e["uid"]) for e in vevents(body)}
     assert occurrence.uid in uids and draft.uid not in uids
     [vevent] = vevents(body)
@@ -78,7 +78,7 @@ def test_calendar_feed_has_what_clients_need(client, make):
 def test_feed_language_is_chosen_by_the_url_only(client, make):
     make.occurrence()
     english = client.get("/calendar.ics?lang=en", headers={"Accept-Language": "fr"}).data
-    assert prop(english, "NAME") == ["Agenda of the animation-film cluster"]
+    assert prop(english, "NAME") == ["Agenda"]  # a proper name: the same in English
     assert "Book: " in str(vevents(english)[0]["description"])
     french = client.get("/calendar.ics", headers={"Accept-Language": "en"}).data
     assert "Réserver : " in str(vevents(french)[0]["description"])
@@ -288,10 +288,10 @@ def test_scoped_feeds_hold_only_their_dates(client, make):
     assert uids(f"/organisations/{festival.organisation.slug}.ics") == {in_festival.uid, own.uid}
     assert uids(f"/venues/{elsewhere.venue.slug}.ics") == {elsewhere.uid}
     assert prop(client.get(f"/venues/{elsewhere.venue.slug}.ics").data, "X-WR-CALNAME") == [
-        elsewhere.venue.name
+        f"{elsewhere.venue.name} · Agenda"  # and the site's name
     ]
     assert prop(client.get(f"/organisations/{festival.organisation.slug}.ics").data, "NAME") == [
-        festival.organisation.name
+        f"{festival.organisation.name} · Agenda"
     ]
     for url in ("/events/nope.ics", "/organisations/nope.ics", "/venues/nope.ics"):
         assert client.get(url).status_code == 404

@@ -12,7 +12,7 @@ from .errors import ErrorSchema
 PREFIX = "/api/v1"
 
 DESCRIPTION = """\
-The programme of the animation-film cluster and its bookings, for websites and apps.
+The programme of the cluster and its bookings, for websites and apps.
 
 * **Public reading** (`GET /events`, `/events/{slug}`, `/occurrences/{id}`) needs nothing and
   answers any origin (CORS).
@@ -49,9 +49,9 @@ def init_app(app: Flask) -> None:
     api = Api(app)
     api.spec.components.security_scheme(SCHEME, SECURITY_SCHEME)
 
-    from . import bookings, docs, events, organisers
+    from . import bookings, docs, events, images, organisers
 
-    for module in (events, bookings, organisers):
+    for module in (events, bookings, organisers, images):
         csrf.exempt(module.bp)
         api.register_blueprint(module.bp, url_prefix=PREFIX)
     app.register_blueprint(docs.bp, url_prefix=PREFIX)

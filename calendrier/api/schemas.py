@@ -9,7 +9,10 @@ from flask import current_app
 from marshmallow import validate
 
 from ..domain import listing, trainings
+from ..domain.images import image_json
+from ..domain.languages import TRANSLATED_FIELDS, localised
 from ..forms import PHONE_PATTERN
+from ..i18n import current_language
 from ..models import BookingStatus, EventKind, EventStatus, OccurrenceStatus
 from .fields import (
     ONE_LINE,
@@ -129,6 +132,42 @@ class EventSchema(ma.Schema):
         metadata={"description": "Its public page."},
     )
     occurrences = ma.fields.List(ma.fields.Nested(OccurrenceSchema), required=True)
+    title_en = ma.fields.String(
+        required=True, metadata={"description": "The English title; empty if none."}
+    )
+    summary_en = ma.fields.String(required=True)
+    description_en = ma.fields.String(required=True)
+    shown = ma.fields.Function(
+        lambda e: shown_texts(e),
+        required=True,
+        metadata={
+            "description": "The texts in the request's language (`?lang=en`): the English "
+            "ones where written, the French ones otherwise, each with its language."
+        },
+    )
+    image = ma.fields.Function(
+        lambda e: image_json(e.image),
+        required=True,
+        allow_none=True,
+        metadata={"description": "Its picture: `{url, alt, alt_en, width, height}`, or null."},
+    )
+
+
+def shown_texts(event) -> dict:
+    language = current_language()
+    shown = {}
+    for name in TRANSLATED_FIELDS:
+        text, lang = localised(getattr(event, name), getattr(event, f"{name}_en"), language)
+        shown[name], shown[f"{name}_lang"] = text, lang
+    return shown
+
+
+class ImageSchema(ma.Schema):
+    url = ma.fields.String(required=True, metadata={"description": "Absolute URL of a JPEG."})
+    alt = ma.fields.String(required=True)
+    alt_en = ma.fields.String(required=True)
+    width = ma.fields.Integer(required=True)
+    height = ma.fields.Integer(required=True)
 
 
 # --- booking --------------------------------------------------------------------
@@ -381,6 +420,9 @@ class EventCreateSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=validate.OneOf([k.value for k in EventKind]))
     description = Text(20_000)
     summary = OneLine(500)
+    title_en = OneLine(200, metadata={"description": "The title in English (optional)."})
+    summary_en = OneLine(500)
+    description_en = Text(20_000)
     parent = Slug(
         allow_none=True, metadata={"description": "The slug of the festival it belongs to."}
     )

@@ -2,12 +2,12 @@
 
 from flask import Flask
 
-from . import accounts, events, mail, privacy, seed
+from . import accounts, demo, events, mail, privacy
 from . import trainings as training_commands
 
 
 def register_commands(app: Flask) -> None:
-    app.cli.add_command(seed.seed_demo)
+    app.cli.add_command(demo.seed_demo)  # seed.py's programme, and its cluster's identity
     app.cli.add_command(accounts.orgs)
     app.cli.add_command(accounts.users)
     app.cli.add_command(mail.mail_group)

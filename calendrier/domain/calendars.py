@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, inspect, or_, select
 from sqlalchemy import event as sa_event
@@ -48,6 +49,8 @@ from ..models import (
     Venue,
 )
 from ..timeutil import utcnow
+from .images import file_path, largest_jpeg
+from .languages import event_text
 
 PRODID = "-//calendrier//agenda//FR"
 # Part of every feed's ETag: bump it whenever the same data would give other bytes.
@@ -82,6 +85,9 @@ class _Texts:
     def __init__(self) -> None:
         self.words = {key: str(value) for key, value in TEXTS.items()}
         self.kinds = {kind.value: str(label) for kind, label in KIND_LABELS.items()}
+        # English calendars carry the English texts where the organiser wrote them.
+        locale = get_locale()
+        self.language = locale.language if locale is not None else "fr"
 
     def __call__(self, key: str, **values: str) -> str:
         return self.words[key] % values if values else self.words[key]
@@ -323,8 +329,11 @@ def occurrence_lines(
     cancelled = cancelled or occurrence.status == OccurrenceStatus.CANCELLED
     page = event_url(public_url, event.slug)
     stamp = format_utc(occurrence_modified(occurrence))
-    title = texts("cancelled_title", title=event.title) if cancelled else event.title
-    about = event.summary or event.description
+    title = event_text(event, "title", texts.language)
+    title = texts("cancelled_title", title=title) if cancelled else title
+    about = event_text(event, "summary", texts.language) or event_text(
+        event, "description", texts.language
+    )
     if cancelled:
         notice = texts("date_cancelled")
         if occurrence.cancel_reason:
@@ -351,6 +360,10 @@ def occurrence_lines(
     ]
     if venue.latitude is not None and venue.longitude is not None:
         lines.append(f"GEO:{venue.latitude:.6f};{venue.longitude:.6f}")
+    if event.image is not None:
+        # RFC 7986 §5.10: the event's picture, as clients show it beside the event.
+        picture = f"{public_url}{file_path(event.image, largest_jpeg(event.image)[0])}"
+        lines.append(f"IMAGE;VALUE=URI;DISPLAY=BADGE:{picture}")
     lines += [
         f"URL:{page}",
         f"CATEGORIES:{escape_text(texts.kind(event.kind))}",

@@ -229,7 +229,10 @@ def _diff(obj: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
 
 # --- events -------------------------------------------------------------------
 
-EVENT_FIELDS = frozenset({"title", "kind", "summary", "description", "parent", "status", "slug"})
+EVENT_FIELDS = frozenset(
+    {"title", "kind", "summary", "description", "parent", "status", "slug"}
+    | {"title_en", "summary_en", "description_en"}
+)
 
 
 def _event_values(
@@ -248,6 +251,10 @@ def _event_values(
         values["description"] = _text(
             errors, "description", data["description"], 20_000, multiline=True
         )
+    # The English texts, each optional (domain/languages.py says when each is shown).
+    for name, limit in (("title_en", 200), ("summary_en", 500), ("description_en", 20_000)):
+        if name in data:
+            values[name] = _text(errors, name, data[name], limit, multiline=limit > 500)
     if "kind" in data:
         if data["kind"] not in KINDS:
             errors.add("kind", _l("Choose one of the kinds offered."))
@@ -308,11 +315,16 @@ def create_event(
     status: str = EventStatus.PUBLISHED,
     slug: str | None = None,
     actor: User | None = None,
+    **english: str,
 ) -> Event:
-    """A new event, published unless ``status`` is draft; its address is made from its title."""
+    """A new event, published unless ``status`` is draft; its address is made from its title.
+
+    ``english``: its optional ``title_en``, ``summary_en``, ``description_en``."""
     _get(Organisation, organisation_id)
+    _known_fields(english, frozenset({"title_en", "summary_en", "description_en"}), "event")
     errors = _Errors()
     data = {
+        **english,
         "title": title,
         "kind": kind,
         "summary": summary,
@@ -420,6 +432,9 @@ def duplicate_event(
         title=new_title,
         summary=source.summary,
         description=source.description,
+        title_en=source.title_en,
+        summary_en=source.summary_en,
+        description_en=source.description_en,
         status=EventStatus.DRAFT,
         slug=unique_slug(Event, new_title, 120, "event"),
     )

@@ -19,6 +19,8 @@ from ..models import Booking, BookingStatus, OutboxMessage
 from ..timeutil import utcnow
 from .calendars import calendar_bytes, fold, format_utc, param_value
 from .check_in_codes import EMAIL_IMAGE_ID, check_in_url
+from .images import image_json
+from .languages import event_text
 from .outbox import mark_written
 
 # kind -> (subject, lead paragraph, iCalendar METHOD of the attachment or None)
@@ -180,7 +182,9 @@ def queue_booking_email(
             "privacy_url": f"{public_url}/privacy",
             "check_in_image": f"cid:{EMAIL_IMAGE_ID}" if check_in else None,
         }
-        subject = subject_of() % {"title": event.title}
+        context["title"] = title = event_text(event, "title", booking.locale or "fr")
+        context["picture"] = image_json(event.image)
+        subject = subject_of() % {"title": title}
         context["subject"] = subject
         context["has_calendar"] = method is not None
         from .bookings import cancellation_deadline  # the rule lives there (which imports us)

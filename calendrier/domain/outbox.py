@@ -40,6 +40,7 @@ from ..extensions import db
 from ..models import ANONYMOUS_DOMAIN, OutboxMessage, OutboxStatus
 from ..timeutil import utcnow
 from .check_in_codes import EMAIL_IMAGE_ID, qr_png
+from .settings import current_settings
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ def is_permanent(error: Exception) -> bool:
 def build_message(row: OutboxMessage) -> CalendarMessage:
     msg = CalendarMessage(
         subject=row.subject,
+        sender=current_settings().sender,
         recipients=[row.recipient],
         body=row.body_text,
         html=row.body_html or None,

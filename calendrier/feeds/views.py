@@ -11,11 +11,12 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, request
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.http import http_date
 
 from ..domain import calendars, listing
+from ..domain.languages import event_text
+from ..domain.settings import current_settings
 from ..extensions import db
 from ..models import Event, EventStatus, Organisation, Venue
 from ..timeutil import utcnow
@@ -70,9 +71,11 @@ def since() -> datetime:
     return utcnow() - timedelta(days=current_app.config["FEED_PAST_DAYS"])
 
 
-def site_name() -> str:
-    with force_locale(feed_language()):
-        return _("Agenda of the animation-film cluster")
+def site_name(scope: str | None = None) -> str:
+    """The cluster's name (a proper name: the same in every language), after the name of
+    what the feed is about, if it is about one event, organiser or venue."""
+    name = current_settings().name
+    return f"{scope} · {name}" if scope else name
 
 
 # Filters that choose what is in the feed; a bad one is refused rather than ignored, so that
@@ -102,7 +105,8 @@ def event_feed(slug: str):
     if event is None:
         abort(404)
     scope = calendars.FeedScope(event_id=event.id)
-    return serve_feed(scope, calendars.scope_occurrences(scope, since()), event.title, slug)
+    title = event_text(event, "title", feed_language())
+    return serve_feed(scope, calendars.scope_occurrences(scope, since()), site_name(title), slug)
 
 
 @bp.route("/organisations/<slug:slug>.ics")
@@ -111,7 +115,8 @@ def organisation_feed(slug: str):
     if organisation is None:
         abort(404)
     scope = calendars.FeedScope(organisation_id=organisation.id)
-    return serve_feed(scope, calendars.scope_occurrences(scope, since()), organisation.name, slug)
+    name = site_name(organisation.name)
+    return serve_feed(scope, calendars.scope_occurrences(scope, since()), name, slug)
 
 
 @bp.route("/venues/<slug:slug>.ics")
@@ -120,4 +125,5 @@ def venue_feed(slug: str):
     if venue is None:
         abort(404)
     scope = calendars.FeedScope(venue_id=venue.id)
-    return serve_feed(scope, calendars.scope_occurrences(scope, since()), venue.name, slug)
+    name = site_name(venue.name)
+    return serve_feed(scope, calendars.scope_occurrences(scope, since()), name, slug)

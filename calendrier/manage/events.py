@@ -81,6 +81,10 @@ def _prepare_event_form(form: EventForm, event: Event | None) -> None:
         del form.status  # published or not: the buttons on the event page
 
 
+def _english(form: EventForm) -> dict[str, str]:
+    return {name: form[name].data or "" for name in ("title_en", "summary_en", "description_en")}
+
+
 @bp.route("/events/new", methods=["GET", "POST"])
 @login_required
 def event_new():
@@ -104,6 +108,7 @@ def event_new():
                 description=form.description.data or "",
                 parent=form.parent.data or None,
                 status=form.status.data,
+                **_english(form),
                 actor=current_user,
             )
         except InvalidInput as error:
@@ -155,6 +160,7 @@ def event_edit(event_id: int):
                 description=form.description.data or "",
                 parent=form.parent.data or None,
                 actor=current_user,
+                **_english(form),
             )
         except InvalidInput as error:
             show_field_errors(form, error)

@@ -7,6 +7,7 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -119,6 +120,21 @@ class EventForm(FlaskForm):
     )
     description = TextAreaField(
         _l("Description"), validators=[Optional(), Length(max=20_000)], render_kw={"rows": 8}
+    )
+    title_en = StringField(
+        _l("Title in English (optional)"),
+        validators=[Optional(), Length(max=200), no_control_characters],
+        render_kw={"lang": "en"},
+    )
+    summary_en = StringField(
+        _l("Summary in English (optional)"),
+        validators=[Optional(), Length(max=500), no_control_characters],
+        render_kw={"lang": "en"},
+    )
+    description_en = TextAreaField(
+        _l("Description in English (optional)"),
+        validators=[Optional(), Length(max=20_000)],
+        render_kw={"rows": 8, "lang": "en"},
     )
     status = RadioField(
         _l("Visibility"),
@@ -448,3 +464,54 @@ class EraseForm(FlaskForm):
         _l("Yes, erase this person's data now: this cannot be undone"),
         validators=[DataRequired(message=_l("Tick the box to confirm."))],
     )
+
+
+class PictureForm(FlaskForm):
+    """An event's picture; the domain (domain/images.py) checks the file itself."""
+
+    file = FileField(
+        _l("Picture (JPEG, PNG or WebP, at most 10 MB)"),
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
+    )
+    alt = StringField(
+        _l("What the picture shows, for people who cannot see it"),
+        validators=[Length(max=500), no_control_characters],
+    )
+    alt_en = StringField(
+        _l("The same in English (optional)"),
+        validators=[Optional(), Length(max=500), no_control_characters],
+        render_kw={"lang": "en"},
+    )
+
+
+class SettingsForm(FlaskForm):
+    """The cluster's identity (empty: the default from the environment)."""
+
+    name = StringField(_l("Name of the site"), validators=[Length(max=200), no_control_characters])
+    tagline = StringField(
+        _l("Tagline (under the name, and the pages' description)"),
+        validators=[Length(max=300), no_control_characters],
+    )
+    accent_colour = StringField(
+        _l("Accent colour (#rrggbb, dark enough for text on white)"),
+        validators=[Length(max=7), no_control_characters],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    contact_email = StringField(
+        _l("Contact address"), validators=[Length(max=320), no_control_characters]
+    )
+    legal_notice = TextAreaField(
+        _l("Legal notice (publisher, director of publication, host)"),
+        validators=[Length(max=20_000)],
+        render_kw={"rows": 8},
+    )
+    accessibility_statement = TextAreaField(
+        _l("Accessibility statement: state of conformity and what is not yet accessible"),
+        validators=[Length(max=20_000)],
+        render_kw={"rows": 8},
+    )
+    logo = FileField(
+        _l("Logo (JPEG, PNG or WebP)"),
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
+    )
+    remove_logo = BooleanField(_l("Remove the logo"))

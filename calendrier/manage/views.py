@@ -315,4 +315,4 @@ def occurrences():
 
 
 # The other pages of this door register themselves on ``bp``.
-from . import admin, attendees, events, imports, privacy, tokens  # noqa: E402, F401
+from . import admin, attendees, events, identity, imports, privacy, tokens  # noqa: E402, F401

@@ -26,13 +26,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..domain import bookings as rules
-from ..domain import listing, trainings
+from ..domain import images, listing, showcase, trainings
 from ..domain.errors import (
     BookingClosed,
     OccurrenceFull,
     TooManyForAddress,
     TooManySeats,
 )
+from ..domain.settings import current_settings
 from ..extensions import limiter
 from ..i18n import current_language, when
 from ..models import Event, EventKind
@@ -127,7 +128,13 @@ def home():
     saturday = today + timedelta(days=5 - today.weekday() if today.weekday() < 6 else -1)
     days = listing.by_day(listing.with_availability(listing.upcoming_occurrences(HOME_SIZE)))
     weekend = {"from": saturday.isoformat(), "to": (saturday + timedelta(days=1)).isoformat()}
-    return render_template("public/home.html", days=days, today=today, weekend=weekend)
+    return render_template(
+        "public/home.html",
+        days=days,
+        today=today,
+        weekend=weekend,
+        featured=showcase.featured_events(),
+    )
 
 
 @bp.route("/sitemap.xml")
@@ -157,7 +164,7 @@ def privacy():
     config = current_app.config
     return render_template(
         "public/privacy.html",
-        controller=config["PRIVACY_CONTROLLER"] or _("the animation-film cluster"),
+        controller=config["PRIVACY_CONTROLLER"] or current_settings().name,
         contact=config["PRIVACY_CONTACT"] or parseaddr(config["MAIL_DEFAULT_SENDER"])[1],
         dpo=config["PRIVACY_DPO"],
         retention_days=int(config["PRIVACY_RETENTION_DAYS"]),
@@ -366,6 +373,7 @@ def _event_page(event: Event, rows, form: BookingForm, status: int):
             form=form,
             programme=programme,
             json_ld=event_json_ld(event, rows),
+            og_image=images.image_json(event.image),
         ),
         status,
         headers,
@@ -463,6 +471,8 @@ def event_json_ld(event: Event, rows) -> list[dict]:
         }
         if avail.opens_at:
             item["offers"]["validFrom"] = avail.opens_at.isoformat()
+        if event.image is not None:
+            item["image"] = [images.image_json(event.image)["url"]]
         if event.parent is not None:
             item["superEvent"] = {
                 "@type": "Event",
