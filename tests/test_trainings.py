@@ -286,7 +286,8 @@ def test_api_attendance_per_sitting(client, organiser):
     assert client.post(url, json={"sitting": 10}, headers=bearer(token)).status_code == 422
     assert client.post(url, json={"sitting": "1"}, headers=bearer(token)).status_code == 422
     assert client.post(url, json={}, headers=bearer(token)).status_code == 422
-    assert client.post(url, json={"sitting": 0}, headers=bearer(stranger)).status_code == 403
+    # another organisation's reference is not found, as a missing one (issue 17)
+    assert client.post(url, json={"sitting": 0}, headers=bearer(stranger)).status_code == 404
     assert client.post(url, json={"sitting": 0}).status_code == 401
 
 
