@@ -394,3 +394,13 @@ def test_feeds_and_booking_files_of_a_date_in_sittings_pass_libicals_restriction
         body = client.get(path).data
         assert b"En 10 s" in body.replace(b"\r\n ", b"")
         assert libical_restriction_errors(body) == [], path
+
+
+def test_the_event_page_lists_the_sittings_of_each_date(client, make):
+    occurrence = five_days(make)
+    html = client.get(f"/events/{occurrence.event.slug}").get_data(as_text=True)
+    assert "10 séances" in html
+    assert html.count("<li><time") >= 10
+    assert "12 h 30" in html and "17 h 30" in html
+    english = client.get(f"/events/{occurrence.event.slug}?lang=en").get_data(as_text=True)
+    assert "10 sittings" in english
