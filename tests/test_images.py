@@ -125,6 +125,7 @@ def test_every_kind_of_bad_upload_is_a_422_and_nothing_is_stored(client, organis
         "a GIF": (b"GIF89a" + b"\x00" * 100, "file"),
         "corrupt": (corrupt, "file"),
         "too large in bytes": (b"\xff\xd8\xff" + b"\x00" * (10 * 1024 * 1024), "file"),
+        "far too large": (b"\xff\xd8\xff" + b"\x00" * (11 * 1024 * 1024), "file"),  # unread
         "too many pixels": (too_many_pixels, "file"),
         "decompression bomb": (bomb, "file"),
         "no file": (None, "file"),

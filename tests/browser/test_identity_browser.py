@@ -53,6 +53,10 @@ def test_each_demo_looks_like_its_cluster_on_a_phone(
         ".every(i => i.complete && i.naturalWidth > 0)"
     )
     axe(phone)
+    # A full-page screenshot scrolls nothing: load the lazy pictures below the fold first.
+    phone.evaluate("() => document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+    phone.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth)")
+    phone.evaluate("() => Promise.all([...document.images].map(i => i.decode()))")
     phone.screenshot(path=str(SHOTS / f"{cluster}-home.png"), full_page=True)
 
     phone.goto(live_server.url(f"/events/{event_slug}"))
