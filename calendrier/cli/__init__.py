@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import accounts, events, mail, privacy, seed
+from . import accounts, events, mail, privacy, seats, seed
 
 
 def register_commands(app: Flask) -> None:
@@ -12,3 +12,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(mail.mail_group)
     app.cli.add_command(privacy.privacy_group)
     app.cli.add_command(events.events_group)
+    app.cli.add_command(seats.seats_group)
