@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     outbox.init_app(app)  # delivery right after the commit, when configured
     i18n.init_app(app, babel)
     web.init_app(app)
+    web.limit_writes_only(app, limiter)
 
     from .api import init_app as init_api
     from .cli import register_commands
