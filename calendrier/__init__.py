@@ -26,13 +26,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
 
-    from . import accounts, database, i18n, web  # noqa: F401 - accounts registers the user loader
+    from . import accounts, cache, database, i18n, web  # noqa: F401 - accounts: the user loader
     from .domain import outbox
 
     database.init_app(app)
+    cache.init_app(app)
     outbox.init_app(app)  # delivery right after the commit, when configured
     i18n.init_app(app, babel)
     web.init_app(app)
+    web.limit_writes_only(app, limiter)
 
     from .api import init_app as init_api
     from .cli import register_commands

@@ -36,6 +36,10 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,
     "DEFAULT_MAX_SEATS_PER_BOOKING": 6,
     "FEED_PAST_DAYS": 30,
+    # A poll of a feed within this many seconds of the last answer is a 304 from the cache.
+    "FEED_VALIDATORS_SECONDS": 5,
+    # Redis for the shared cache (calendrier/cache.py); empty: each process keeps its own.
+    "CACHE_REDIS_URL": "",
     "PRIVACY_RETENTION_DAYS": 365,
     # The privacy notice (/privacy): who is responsible for the data and whom to write to.
     # Empty: the cluster's name, and the address emails are sent from.

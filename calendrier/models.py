@@ -247,6 +247,11 @@ class Occurrence(db.Model):
     # When something a calendar shows last changed (not bookings, which bump updated_at):
     # set by domain/calendars.py on flush; it is the feeds' LAST-MODIFIED and DTSTAMP.
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Confirmed seats, kept by the booking rules alone (domain/bookings.py) and compared
+    # with the bookings by `flask seats check`; seats_over_capacity: seats an organiser
+    # explicitly squeezed in beyond the capacity. The CHECK below refuses any overbooking.
+    seats_taken: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    seats_over_capacity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     event: Mapped[Event] = relationship(back_populates="occurrences")
     venue: Mapped[Venue] = relationship()
@@ -257,6 +262,11 @@ class Occurrence(db.Model):
         CheckConstraint("capacity >= 0", name="capacity_not_negative"),
         CheckConstraint("max_seats_per_booking >= 1", name="max_seats_positive"),
         Index("ix_occurrence_event_starts", "event_id", "starts_at"),
+        CheckConstraint(
+            "seats_taken >= 0 AND seats_over_capacity >= 0 "
+            "AND seats_taken <= capacity + seats_over_capacity",
+            name="seats_within_capacity",
+        ),
     )
 
     @property

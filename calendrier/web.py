@@ -3,9 +3,9 @@
 import contextlib
 import logging
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
-from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -81,27 +81,72 @@ def handle_database_unavailable(error: Exception):
     return render_template("errors/error.html", code=503, message=message), 503, headers
 
 
-def add_security_headers(response):
-    headers = response.headers
-    if request.path.startswith(PRIVATE_PATHS):
-        headers.setdefault("Cache-Control", "private, no-store")
-        headers["Referrer-Policy"] = "same-origin"
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault(
-        "Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=()"
-    )
-    if current_app.config["PUBLIC_URL"].startswith("https://"):
-        headers.setdefault("Strict-Transport-Security", HSTS)
-    return response
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", CSP),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=()"),
+)
+
+
+def security_headers(app: Flask):
+    """The after-request hook, with its headers chosen once for the app's configuration."""
+    defaults = SECURITY_HEADERS
+    if app.config["PUBLIC_URL"].startswith("https://"):
+        defaults = (*defaults, ("Strict-Transport-Security", HSTS))
+
+    def add_security_headers(response):
+        headers = response.headers
+        if request.path.startswith(PRIVATE_PATHS):
+            headers.setdefault("Cache-Control", "private, no-store")
+            headers["Referrer-Policy"] = "same-origin"
+        present = {key.lower() for key in headers.keys()}  # noqa: SIM118 - Headers' own keys
+        for key, value in defaults:
+            if key.lower() not in present:
+                headers.add(key, value)
+        return response
+
+    return add_security_headers
 
 
 def healthz():
-    db.session.execute(text("SELECT 1"))
+    """One round trip on a pooled connection, without the ORM's session around it."""
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
     return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signer built once instead of per request."""
+
+    def get_signing_serializer(self, app: Flask):
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        cached = getattr(self, "_signer", None)
+        if cached is None or cached[0] != key:
+            cached = (key, super().get_signing_serializer(app))
+            self._signer = cached
+        return cached[1]
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def limit_writes_only(app: Flask, limiter) -> None:
+    """Every rate limit of the app is on a POST (booking, login, password reset): reading
+    skips Flask-Limiter's per-request work altogether. A limit on a GET would need this."""
+    hooks = app.before_request_funcs.setdefault(None, [])
+    check = limiter._check_request_limit
+    if check not in hooks:
+        return
+
+    def check_writes():
+        if request.method not in SAFE_METHODS:
+            return check()
+        return None
+
+    hooks[hooks.index(check)] = check_writes
 
 
 def trust_proxies(app: Flask) -> None:
@@ -145,6 +190,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(500, handle_server_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(InterfaceError, handle_database_unavailable)
-    app.after_request(add_security_headers)
+    app.after_request(security_headers(app))
+    app.session_interface = SessionInterface()
     app.add_url_rule("/healthz", "healthz", healthz)
     trust_proxies(app)

@@ -105,6 +105,9 @@ def make_config(database_uri: str, tmp_path: Path, **overrides) -> dict:
         "MAIL_DEFAULT_SENDER": "agenda@example.org",
         "MAIL_SUPPRESS_SEND": False,  # tests send to a real SMTP server on loopback
         "SERVER_NAME": None,
+        # feeds' validators cached for seconds: tests of a change then a poll see it at once
+        # (tests/test_fixed_cost.py turns it on)
+        "FEED_VALIDATORS_SECONDS": 0,
     }
     config.update(overrides)
     return config

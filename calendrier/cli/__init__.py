@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import accounts, demo, events, mail, privacy
+from . import accounts, demo, events, mail, privacy, seats
 from . import trainings as training_commands
 
 
@@ -14,3 +14,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(privacy.privacy_group)
     app.cli.add_command(events.events_group)
     app.cli.add_command(training_commands.trainings_group)
+    app.cli.add_command(seats.seats_group)

@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import (
@@ -186,6 +187,116 @@ def _with_what_a_booking_reads(occurrence_id: int):
     )
 
 
+# --- the seat counter ----------------------------------------------------------
+# ``Occurrence.seats_taken`` is the occurrence's confirmed seats. Only these functions
+# move it: under the occurrence's lock, or, in a rush, in one conditional UPDATE
+# (``_take_seats_at_once``). The database's CHECK refuses an overbooking whatever the
+# code does, and ``seat_mismatches`` (``flask seats check``) compares it with the bookings.
+
+
+def seats_free(occurrence: Occurrence) -> int:
+    return occurrence.capacity - occurrence.seats_taken
+
+
+def _take_seats(occurrence: Occurrence, seats: int, override_capacity: bool = False) -> None:
+    """Confirm ``seats`` more (caller holds the lock); ``OccurrenceFull`` if they do not fit.
+
+    ``override_capacity``: an organiser squeezes them in beyond the capacity, which the
+    CHECK allows only as ``seats_over_capacity``.
+    """
+    if seats > seats_free(occurrence) and not override_capacity:
+        raise OccurrenceFull()
+    occurrence.seats_taken += seats
+    occurrence.seats_over_capacity = max(
+        occurrence.seats_over_capacity, occurrence.seats_taken - occurrence.capacity
+    )
+
+
+def _free_seats(occurrence: Occurrence, seats: int) -> None:
+    """``seats`` confirmed seats are no longer taken (caller holds the lock)."""
+    occurrence.seats_taken -= seats
+    _shrink_allowance(occurrence)
+
+
+def _shrink_allowance(occurrence: Occurrence) -> None:
+    """Seats squeezed in beyond the capacity are the first to go when seats free up."""
+    occurrence.seats_over_capacity = max(
+        0, min(occurrence.seats_over_capacity, occurrence.seats_taken - occurrence.capacity)
+    )
+
+
+def _take_seats_at_once(occurrence: Occurrence, seats: int) -> bool:
+    """The rush's one statement: take ``seats`` if they fit, on a date still scheduled.
+
+    ``UPDATE ... WHERE seats_taken + n <= capacity``: PostgreSQL takes the row's lock for
+    this statement and re-reads the row if another booking changed it meanwhile, so the
+    test and the change are one; the lock is then held only until the commit. False: they
+    did not fit (or the date was cancelled), nothing changed.
+    """
+    table = Occurrence.__table__
+    taken = db.session.execute(
+        update(table)
+        .where(
+            table.c.id == occurrence.id,
+            table.c.status == OccurrenceStatus.SCHEDULED,
+            table.c.seats_taken + seats <= table.c.capacity,
+        )
+        .values(seats_taken=table.c.seats_taken + seats)
+        .returning(table.c.seats_taken)
+    ).scalar()
+    if taken is None:
+        return False
+    set_committed_value(occurrence, "seats_taken", taken)
+    return True
+
+
+@dataclass(frozen=True)
+class SeatMismatch:
+    occurrence_id: int
+    counted: int  # seats_taken, as kept by the rules
+    confirmed: int  # the confirmed bookings' seats
+    capacity: int
+
+
+def seat_mismatches() -> list[SeatMismatch]:
+    """Occurrences whose counter differs from their confirmed bookings (one query)."""
+    confirmed = (
+        select(func.coalesce(func.sum(Booking.seats), 0))
+        .where(Booking.occurrence_id == Occurrence.id, Booking.status == BookingStatus.CONFIRMED)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(Occurrence.id, Occurrence.seats_taken, confirmed, Occurrence.capacity)
+        .where(Occurrence.seats_taken != confirmed)
+        .order_by(Occurrence.id)
+    )
+    return [SeatMismatch(*row) for row in rows]
+
+
+def fix_seat_counters(now: datetime | None = None) -> list[SeatMismatch]:
+    """Set each wrong counter to its confirmed bookings, one occurrence at a time. Commits.
+
+    Seats found free go to the waiting list, as any other freed seats.
+    """
+    now = now or utcnow()
+    fixed = seat_mismatches()
+    db.session.rollback()
+    for mismatch in fixed:
+        with _change(mismatch.occurrence_id) as occurrence:
+            occurrence.seats_taken = seats_taken(occurrence.id)
+            occurrence.seats_over_capacity = max(0, occurrence.seats_taken - occurrence.capacity)
+            _audit(
+                None,
+                "occurrence.seats_fixed",
+                occurrence,
+                by="seats check",
+                before=mismatch.counted,
+                after=occurrence.seats_taken,
+            )
+            promote_waitlist(occurrence, now)
+    return fixed
+
+
 # --- booking ----------------------------------------------------------------
 
 
@@ -238,6 +349,14 @@ def book(
         if existing:
             return BookingResult(existing, created=False)
         raise
+    except (BookingClosed, TooManySeats, OccurrenceFull):
+        # A retry of a booking that was made is answered with that booking, even once
+        # the date is full or closed (a new one would be refused by the unique key).
+        db.session.rollback()
+        existing = request.idempotency_key and find_by_idempotency_key(request.idempotency_key)
+        if existing:
+            return BookingResult(existing, created=False)
+        raise
     except BaseException:
         db.session.rollback()
         raise
@@ -247,58 +366,45 @@ def book(
 def _take_while_seats_are_free(
     occurrence_id: int, request: BookingRequest, now: datetime
 ) -> Booking | None:
-    """The common case of a rush, with the lock taken last. None: nothing was written.
+    """The common case of a rush, in one short transaction. None: nothing was written.
 
-    Someone from the public asks for seats that are free, on a date that needs no
-    approval and for which nobody is waiting. Their booking, email and audit entry
-    are written first, side by side with everyone else's; the occurrence's lock is
-    taken only at the end, to count again, with every booking committed before this
-    one: the lock is then held for one query and the commit instead of the whole
-    booking. When that count says otherwise, or the case is not the common one,
-    everything is rolled back and ``_take`` decides under the lock, as for any
-    booking: the answer is the same, only slower.
+    Someone from the public asks for seats on a date that is open and needs no
+    approval. A date already full without a waiting list answers at once, without any
+    lock. Otherwise the booking, its email and its audit entry are written first, side
+    by side with everyone else's, and the seats are taken last by one conditional
+    UPDATE (``_take_seats_at_once``): the occurrence's lock is held for that statement
+    and the commit. The same email twice, or a repeated idempotency key, is refused by
+    the database's unique indexes (``book`` then returns the existing booking). When the
+    seats no longer fit, everything is rolled back and ``_take`` decides under the lock
+    (the waiting list), as for any booking: the answer is the same, only slower.
     """
     occurrence = db.session.scalar(_with_what_a_booking_reads(occurrence_id))
-    if occurrence is None or not _fits_without_waiting(occurrence, request, now):
+    if occurrence is None or not _may_take_at_once(occurrence, request, now):
         db.session.rollback()
         return None
+    if request.seats > seats_free(occurrence):
+        db.session.rollback()
+        if occurrence.waitlist:
+            return None
+        raise OccurrenceFull()
     booking = _new_booking(occurrence, request, BookingStatus.CONFIRMED, now)
-    lock_occurrence(occurrence_id)  # reads the occurrence again, as it is now
-    if not _fits_without_waiting(occurrence, request, now, mine=booking):
+    db.session.flush()  # every insert before the lock: it is then held for one statement
+    if not _take_seats_at_once(occurrence, request.seats):
         db.session.rollback()
         return None
     _commit_keeping_loaded()
     return booking
 
 
-def _fits_without_waiting(
-    occurrence: Occurrence, request: BookingRequest, now: datetime, mine: Booking | None = None
-) -> bool:
-    """Open, no approval, seats free, nobody waiting, no live booking for this email yet.
-
-    ``mine``: this request's own booking, already written and so counted by the query.
-    """
+def _may_take_at_once(occurrence: Occurrence, request: BookingRequest, now: datetime) -> bool:
+    """Open, no approval, a number of seats allowed: the rush path may try."""
     if occurrence.requires_approval:
         return False
     try:
         _check_open_and_seats(occurrence, request, by_organiser=False, now=now)
     except (BookingClosed, TooManySeats):
         return False  # _take says so, with the reason
-    confirmed, waiting, held = db.session.execute(
-        select(
-            func.coalesce(
-                func.sum(case((Booking.status == BookingStatus.CONFIRMED, Booking.seats))), 0
-            ),
-            func.count(case((Booking.status == BookingStatus.WAITLISTED, 1))),
-            func.count(case((Booking.email == normalise_email(request.email), 1))),
-        ).where(
-            Booking.occurrence_id == occurrence.id,
-            Booking.status.in_(ACTIVE_BOOKING_STATUSES),
-        )
-    ).one()
-    if mine is not None:
-        confirmed, held = confirmed - mine.seats, held - 1
-    return held == 0 and waiting == 0 and request.seats <= occurrence.capacity - confirmed
+    return True
 
 
 def _commit_keeping_loaded() -> None:
@@ -330,10 +436,10 @@ def _take(
     # answer must not tell whether an address holds one (issue 17).
     _check_open_and_seats(occurrence, request, by_organiser, now)
 
-    free = occurrence.capacity - seats_taken(occurrence.id)
+    free = seats_free(occurrence)
     if free > 0 and occurrence.waitlist and promote_waitlist(occurrence, now):
-        # Seats freed by a change made outside these rules go to the queue first.
-        free = occurrence.capacity - seats_taken(occurrence.id)
+        # Seats freed and not yet offered go to the queue first.
+        free = seats_free(occurrence)
     if occurrence.requires_approval and not by_organiser:
         # Pending requests hold no seats: see "Approvals" in the README.
         status = BookingStatus.PENDING
@@ -346,6 +452,8 @@ def _take(
     existing = find_active_booking(occurrence.id, email)
     if existing is not None:
         return existing, False
+    if status == BookingStatus.CONFIRMED:
+        _take_seats(occurrence, request.seats, override_capacity)
     return _new_booking(occurrence, request, status, now, actor, override_capacity), True
 
 
@@ -439,6 +547,8 @@ def _audit(actor: User | None, action: str, obj: Booking | Occurrence, **details
 
 
 def _end(booking: Booking, status: BookingStatus, now: datetime) -> None:
+    if booking.status == BookingStatus.CONFIRMED:
+        _free_seats(booking.occurrence, booking.seats)
     booking.status = status
     booking.cancelled_at = now
     drop_reminder(booking)  # no "see you tomorrow" after a cancellation
@@ -465,9 +575,7 @@ def approve(
             raise InvalidTransition()
         if occurrence.status != OccurrenceStatus.SCHEDULED:
             raise BookingClosed()
-        free = occurrence.capacity - seats_taken(occurrence.id)
-        if booking.seats > free and not override_capacity:
-            raise OccurrenceFull()
+        _take_seats(occurrence, booking.seats, override_capacity)
         booking.status = BookingStatus.CONFIRMED
         booking.confirmed_at = now
         queue_booking_email(booking, "approved")
@@ -556,10 +664,11 @@ def change_seats(
                 raise InvalidSeats()
             if now >= cancellation_deadline(occurrence):
                 raise CancellationClosed()
-        if seats > before and booking.status == BookingStatus.CONFIRMED:
-            free = occurrence.capacity - seats_taken(occurrence.id)
-            if seats - before > free:
-                raise OccurrenceFull()
+        if booking.status == BookingStatus.CONFIRMED:
+            if seats > before:
+                _take_seats(occurrence, seats - before)
+            else:
+                _free_seats(occurrence, before - seats)
         booking.seats = seats
         queue_booking_email(booking, "seats_changed")
         _audit(actor, "booking.seats_changed", booking, before=before, after=seats)
@@ -580,12 +689,13 @@ def set_capacity(
     if capacity < 0:
         raise CapacityBelowBookings(0)
     with _change(occurrence_id) as occurrence:
-        confirmed = seats_taken(occurrence.id)
+        confirmed = occurrence.seats_taken
         if capacity < confirmed:
             raise CapacityBelowBookings(confirmed)
         before = occurrence.capacity
         if capacity != before:
             occurrence.capacity = capacity
+            _shrink_allowance(occurrence)
             _audit(actor, "occurrence.capacity_changed", occurrence, before=before, after=capacity)
             promote_waitlist(occurrence, now, actor=actor)
     return occurrence
@@ -697,7 +807,7 @@ def promote_waitlist(
     db.session.flush()  # the caller's change counts in the seats taken
     if occurrence.status != OccurrenceStatus.SCHEDULED or now >= occurrence.starts_at:
         return []
-    free = occurrence.capacity - seats_taken(occurrence.id)
+    free = seats_free(occurrence)
     promoted: list[Booking] = []
     if free <= 0:
         return promoted
@@ -711,6 +821,7 @@ def promote_waitlist(
     )
     for booking in waiting:
         if booking.seats <= free:
+            _take_seats(occurrence, booking.seats)
             booking.status = BookingStatus.CONFIRMED
             booking.confirmed_at = now
             free -= booking.seats

@@ -25,8 +25,6 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from ..extensions import db
 from ..models import (
-    Booking,
-    BookingStatus,
     Event,
     EventKind,
     EventStatus,
@@ -285,20 +283,6 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _seats_confirmed():
-    """An occurrence's confirmed seats, read through the (occurrence, status) index.
-
-    A correlated subquery rather than a join on grouped bookings: its plan does not
-    depend on the planner's statistics, which a fresh bulk import leaves stale.
-    """
-    return (
-        select(func.coalesce(func.sum(Booking.seats), 0))
-        .where(Booking.occurrence_id == Occurrence.id, Booking.status == BookingStatus.CONFIRMED)
-        .correlate(Occurrence)
-        .scalar_subquery()
-    )
-
-
 def occurrence_query(
     filters: Filters,
     *,
@@ -360,7 +344,7 @@ def occurrence_query(
             Occurrence.status == OccurrenceStatus.SCHEDULED,
             Occurrence.starts_at > now,
             or_(Occurrence.booking_closes_at.is_(None), Occurrence.booking_closes_at > now),
-            Occurrence.capacity > _seats_confirmed(),
+            Occurrence.capacity > Occurrence.seats_taken,
         )
     return query.order_by(Occurrence.starts_at, Occurrence.id)
 
@@ -518,11 +502,9 @@ def upcoming_occurrences(limit: int = 60, now: datetime | None = None) -> list[O
 def with_availability(
     occurrences: Sequence[Occurrence] | Iterable[Occurrence], now: datetime | None = None
 ) -> list[tuple[Occurrence, rules.Availability]]:
-    """Each occurrence with what a person sees at a glance, in one extra query."""
-    occurrences = list(occurrences)
-    taken = rules.seats_taken_by_occurrence([o.id for o in occurrences])
+    """Each occurrence with what a person sees at a glance, from its seat counter: no query."""
     now = now or utcnow()
-    return [(o, rules.availability(o, taken[o.id], now)) for o in occurrences]
+    return [(o, rules.availability(o, o.seats_taken, now)) for o in occurrences]
 
 
 def filter_choices() -> tuple[list[Venue], list[Organisation]]:

@@ -6,7 +6,7 @@ in one query, and a 304 costs no more than that query.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, request
@@ -14,6 +14,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 from werkzeug.http import http_date
 
+from .. import cache
 from ..domain import calendars, listing
 from ..domain.languages import event_text
 from ..domain.settings import current_settings
@@ -39,12 +40,8 @@ def serve_feed(scope: calendars.FeedScope, members, name: str, filename: str) ->
     source = f"{config['PUBLIC_URL']}{request.path}" + (f"?{query}" if query else "")
     key = (source, language, config["PUBLIC_URL"], config["TIMEZONE"], name)
     state = calendars.feed_state(scope, members, key)
-    headers = {
-        "ETag": f'"{state.etag}"',
-        "Cache-Control": "public, max-age=300",
-    }
-    if state.last_modified is not None:
-        headers["Last-Modified"] = http_date(state.last_modified)
+    _remember_validators(state)
+    headers = _validator_headers(state)
     if _not_modified(state):
         return Response(status=304, headers=headers)
     with force_locale(language):
@@ -57,6 +54,50 @@ def serve_feed(scope: calendars.FeedScope, members, name: str, filename: str) ->
         )
     headers["Content-Disposition"] = f'inline; filename="{filename}.ics"'
     return Response(body, headers=headers, content_type="text/calendar; charset=utf-8")
+
+
+def _validator_headers(state: calendars.FeedState) -> dict[str, str]:
+    headers = {"ETag": f'"{state.etag}"', "Cache-Control": "public, max-age=300"}
+    if state.last_modified is not None:
+        headers["Last-Modified"] = http_date(state.last_modified)
+    return headers
+
+
+# --- polling calendars: a 304 from the shared cache, without a query ------------------------
+# A subscribed calendar asks again every few minutes, with the ETag it holds. The validators
+# of each feed URL are kept FEED_VALIDATORS_SECONDS (default 5) in the cache: a poll within
+# that time is answered at the cost of /healthz, and a change shows at most that late (the
+# answer itself says max-age=300). Feeds show no places left.
+
+
+def _validators_key() -> str:
+    return "feed:" + request.full_path
+
+
+def _remember_validators(state: calendars.FeedState) -> None:
+    seconds = float(current_app.config["FEED_VALIDATORS_SECONDS"])
+    if seconds > 0:
+        modified = state.last_modified.timestamp() if state.last_modified else None
+        cache.put(_validators_key(), [state.etag, modified], seconds)
+
+
+@bp.before_request
+def answer_polls_from_the_cache():
+    if request.method != "GET" or not (request.if_none_match or request.if_modified_since):
+        return None
+    if float(current_app.config["FEED_VALIDATORS_SECONDS"]) <= 0:
+        return None
+    known = cache.get(_validators_key())
+    if known is None:
+        return None
+    etag, modified = known
+    state = calendars.FeedState(
+        etag=etag,
+        last_modified=datetime.fromtimestamp(modified, UTC) if modified is not None else None,
+    )
+    if _not_modified(state):
+        return Response(status=304, headers=_validator_headers(state))
+    return None
 
 
 def _not_modified(state: calendars.FeedState) -> bool:

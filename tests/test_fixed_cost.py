@@ -1,0 +1,99 @@
+"""What a request costs whatever it asks: a polling calendar's 304 from the cache, no query."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from sqlalchemy import event
+
+from calendrier import cache, create_app
+from calendrier.domain import bookings as rules
+from calendrier.extensions import db
+
+from .conftest import make_config
+
+
+def queries_during(work) -> list[str]:
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return sent
+
+
+@pytest.mark.config(FEED_VALIDATORS_SECONDS=30)
+def test_a_poll_within_seconds_is_a_304_without_a_query(client, make):
+    occurrence = make.occurrence()
+    slug = occurrence.event.slug
+    first = client.get(f"/events/{slug}.ics")
+    assert first.status_code == 200
+    etag = first.headers["ETag"]
+    answers = []
+    sent = queries_during(
+        lambda: answers.append(client.get(f"/events/{slug}.ics", headers={"If-None-Match": etag}))
+    )
+    assert answers[0].status_code == 304
+    assert answers[0].headers["ETag"] == etag
+    assert sent == []
+    # another ETag, or no condition at all: the feed itself, as before
+    assert client.get(f"/events/{slug}.ics", headers={"If-None-Match": '"x"'}).status_code == 200
+    assert client.get(f"/events/{slug}.ics").status_code == 200
+    # the language is part of the URL, so of what is remembered
+    english = client.get(f"/events/{slug}.ics?lang=en", headers={"If-None-Match": etag})
+    assert english.status_code == 200
+
+
+def test_without_the_cache_window_every_poll_asks_the_database(client, make):
+    occurrence = make.occurrence()
+    slug = occurrence.event.slug
+    etag = client.get(f"/events/{slug}.ics").headers["ETag"]
+    answers = []
+    sent = queries_during(
+        lambda: answers.append(client.get(f"/events/{slug}.ics", headers={"If-None-Match": etag}))
+    )
+    assert answers[0].status_code == 304
+    assert sent
+
+
+def redis_is_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not redis_is_up(), reason="no Redis on 127.0.0.1:6379")
+def test_app_servers_share_the_cache_through_redis(app_config, database_uri, tmp_path):
+    config = make_config(database_uri, tmp_path, CACHE_REDIS_URL="redis://127.0.0.1:6379/15")
+    one, two = create_app(config), create_app(config)
+    key = f"test:{tmp_path.name}"
+    with one.app_context():
+        cache.put(key, ["etag", 12.0], 30)
+    with two.app_context():
+        assert cache.get(key) == ["etag", 12.0]
+        assert cache.get(key + ":other") is None
+
+
+def test_a_cache_that_is_down_is_a_miss(app_config, database_uri, tmp_path):
+    config = make_config(database_uri, tmp_path, CACHE_REDIS_URL="redis://127.0.0.1:1/0")
+    app = create_app(config)
+    with app.app_context():
+        cache.put("k", 1, 5)
+        assert cache.get("k") is None
+
+
+def test_list_pages_show_places_left_from_the_counter(client, make):
+    occurrence = make.occurrence(capacity=3)
+    rules.book(occurrence.id, rules.BookingRequest(name="Ana", email="ana@example.org", seats=2))
+    data = client.get(f"/api/v1/occurrences/{occurrence.id}").get_json()
+    assert data["seats_left"] == 1
+    sent = queries_during(lambda: client.get("/events"))
+    assert not any("FROM booking" in q for q in sent), sent
