@@ -90,6 +90,16 @@ class EventSchema(ma.Schema):
         metadata={"description": "Its public page."},
     )
     occurrences = ma.fields.List(ma.fields.Nested(OccurrenceSchema), required=True)
+    source_url = ma.fields.String(
+        allow_none=True,
+        dump_default=None,
+        metadata={"description": "A followed event: the iCalendar feed it comes from."},
+    )
+    external_url = ma.fields.String(
+        allow_none=True,
+        dump_default=None,
+        metadata={"description": "A followed event: its page at the source, where one books."},
+    )
 
 
 # --- booking --------------------------------------------------------------------

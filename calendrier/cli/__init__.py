@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import accounts, events, mail, privacy, seed
+from . import accounts, events, mail, newsletter, privacy, seed, sources
 
 
 def register_commands(app: Flask) -> None:
@@ -12,3 +12,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(mail.mail_group)
     app.cli.add_command(privacy.privacy_group)
     app.cli.add_command(events.events_group)
+    app.cli.add_command(newsletter.newsletter_group)
+    app.cli.add_command(sources.sources_group)

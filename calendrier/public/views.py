@@ -277,7 +277,8 @@ def event_detail(slug: str):
     visible = [o for o in event.occurrences if o.ends_at > now - timedelta(days=1)]
     rows = listing.with_availability(visible)
     form = BookingForm()
-    form.occurrence.choices = bookable_choices(rows)
+    # A followed event (domain/sources.py) is booked at its source, never here.
+    form.occurrence.choices = [] if event.source_url else bookable_choices(rows)
     if request.method == "GET":
         form.submission.data = secrets.token_urlsafe(24)
     if request.method == "GET" and len(form.occurrence.choices) == 1:
