@@ -203,7 +203,7 @@ def sync(source_id: int, *, now: datetime | None = None) -> SyncReport:
         else:
             vevents = _prepared(importer.read_calendar(fetched.body), source)
             with one_transaction():
-                _apply(source.id, vevents, fetched, report, now)
+                _apply(source_id, vevents, fetched, report, now)
             report.status = "ok"
     except FetchFailed as error:
         report.error = str(error)
