@@ -32,6 +32,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,7 +40,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import Event, EventKind, Occurrence, OccurrenceStatus, Organisation, Source, User
 from ..timeutil import utcnow
-from . import audit, catalogue, importer
+from . import audit, calendars, catalogue, importer
 from .errors import InvalidInput
 
 FETCH_TIMEOUT = 20
@@ -171,9 +172,21 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
 
+def _cancelled_prefixes() -> list[str]:
+    """What calendrier's feeds put before a cancelled date's title, in each language."""
+    prefixes = []
+    for language in current_app.config["LANGUAGES"]:
+        with force_locale(language):
+            prefixes.append(str(calendars.TEXTS["cancelled_title"]) % {"title": ""})
+    return [p for p in prefixes if p.strip()]
+
+
 def _prepared(vevents: list, source: Source) -> list:
-    """The source's VEVENTs with calendrier's UIDs named after their host; ours left out."""
+    """The source's VEVENTs with calendrier's UIDs named after their host; ours left out.
+
+    A cancelled date keeps its own title: calendrier's feeds write "Cancelled: title"."""
     own, theirs = _host(current_app.config["PUBLIC_URL"]), _host(source.url)
+    prefixes = _cancelled_prefixes()
     kept = []
     for vevent in vevents:
         uid = " ".join(str(vevent.get("uid", "")).split())
@@ -182,6 +195,12 @@ def _prepared(vevents: list, source: Source) -> list:
             vevent["UID"] = uid
         if uid.lower().endswith("@" + own):
             continue  # one of ours, followed by the source: it is already here
+        if str(vevent.get("status", "")).upper() == "CANCELLED":
+            title = str(vevent.get("summary", ""))
+            for prefix in prefixes:
+                if title.startswith(prefix):
+                    vevent["SUMMARY"] = title[len(prefix) :]
+                    break
         kept.append(vevent)
     return kept
 
