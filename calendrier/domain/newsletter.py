@@ -478,9 +478,14 @@ def _queue_letters(issue: NewsletterIssue, now: datetime) -> int:
         ],
         rows,
     )
-    result = db.session.execute(statement)
+    # Counted, not read from rowcount, which not every driver gives for INSERT … SELECT.
+    this_month = select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.kind == KIND_LETTER, OutboxMessage.dedup_key.like(prefix + "%")
+    )
+    before = db.session.scalar(this_month)
+    db.session.execute(statement)
     outbox.mark_written()
-    return result.rowcount
+    return db.session.scalar(this_month) - before
 
 
 def unsubscribe_url(token: str) -> str:
