@@ -71,7 +71,13 @@ def second_date_and_subscribers(url: str, capacity: int, subscribers: int) -> tu
                 "updated_at, changed_at) VALUES (:e, :v, :s, :f, :c, false, false, 4, 0, "
                 "'scheduled', '', 0, now(), now(), now()) RETURNING id"
             ),
-            {"e": row.event_id, "v": row.venue_id, "s": starts, "f": row.ends_at, "c": capacity},
+            {
+                "e": row.event_id,
+                "v": row.venue_id,
+                "s": starts,
+                "f": starts + timedelta(hours=2),
+                "c": capacity,
+            },
         ).scalar()
         conn.execute(
             text(
@@ -133,16 +139,24 @@ async def main() -> int:
 
         alone = await crowd(args.clients, jobs(first_id, 0), "flash crowd alone")
 
+        # The worker at the lowest CPU priority: in production it has a machine of its own,
+        # here it shares two cores with gunicorn and the load generator.
         worker = MailWorker(env, logs / "mail.log", batch=100)
+        os.setpriority(os.PRIO_PROCESS, worker.pid, 19)
         started = time.perf_counter()
-        sending = asyncio.create_task(
-            asyncio.to_thread(flask_command, env, "newsletter", "send", "--month", month)
-        )
+        finished: list[float] = []
+
+        def send_letter() -> str:
+            output = flask_command(env, "newsletter", "send", "--month", month)
+            finished.append(time.perf_counter())
+            return output
+
+        sending = asyncio.create_task(asyncio.to_thread(send_letter))
         together = await crowd(
             args.clients, jobs(second_id, people), "flash crowd while the letter is queued and sent"
         )
         output = await sending
-        wall = time.perf_counter() - started
+        wall = finished[0] - started
         during = letters(url)[1]
     finally:
         server.stop()

@@ -492,14 +492,35 @@ def unsubscribe_url(token: str) -> str:
     return f"{current_app.config['PUBLIC_URL']}/newsletter/unsubscribe/{token}"
 
 
+# A sent letter never changes (send_month freezes it once): a worker reads it once, and
+# then only checks that it is still the same issue (id and time sent), a small query.
+_sent: dict[tuple, dict] = {}
+
+
+def _sent_content(month: str) -> dict | None:
+    found = db.session.execute(
+        select(NewsletterIssue.id, NewsletterIssue.sent_at).where(NewsletterIssue.month == month)
+    ).first()
+    if found is None or found.sent_at is None:
+        return None
+    key = (db.engine.url.render_as_string(), month, found.id, found.sent_at)
+    if key not in _sent:
+        content = db.session.get(NewsletterIssue, found.id).content
+        if not content:
+            return None
+        _sent.clear()  # one month at a time is all a worker needs
+        _sent[key] = content
+    return _sent[key]
+
+
 def build_letter(row: OutboxMessage) -> Message:
     """The outbox's builder for kind ``newsletter``: the frozen letter, for this subscriber."""
     _kind, month, subscriber_id = (row.dedup_key or "::").split(":", 2)
     subscriber = db.session.get(NewsletterSubscriber, int(subscriber_id or 0))
-    issue = get_issue(month)
-    if subscriber is None or subscriber.confirmed_at is None or issue is None or not issue.content:
+    content = _sent_content(month)
+    if subscriber is None or subscriber.confirmed_at is None or content is None:
         raise outbox.Undeliverable("no longer subscribed")
-    letter = issue.content.get(subscriber.locale) or issue.content["fr"]
+    letter = content.get(subscriber.locale) or content["fr"]
     url = unsubscribe_url(subscriber.token)
     msg = Message(
         subject=letter["subject"],

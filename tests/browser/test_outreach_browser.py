@@ -144,3 +144,30 @@ def test_a_partners_page_frames_the_embed_which_follows_its_height(
     )
     embed = page.frame(url=lambda url: "/embed" in url)
     axe(embed)
+
+
+def test_the_admin_pages_of_the_letter_sources_and_embed(page, live_server, axe, make):
+    from .test_manage_browser import PASSWORD, log_in
+
+    _programme(make)
+    admin = make.user(is_admin=True, password=PASSWORD)
+    make.organisation(slug="reseau", name="Le réseau")
+    email = admin.email
+    log_in(page, live_server, email)
+    page.goto(live_server.url("/manage/newsletter"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Les actus du mois")
+    expect(page.locator(".letter-preview")).to_contain_text("Visite des studios")
+    axe(page)
+    page.fill("textarea[name=introduction]", "Un mois riche en images.")
+    page.get_by_role("button", name="Enregistrer l'introduction").click()
+    expect(page.locator(".flashes")).to_contain_text("Introduction enregistrée")
+    expect(page.locator(".letter-preview")).to_contain_text("Un mois riche en images.")
+    page.goto(live_server.url("/manage/sources"))
+    axe(page)
+    page.fill("input[name=url]", "not a feed")
+    page.get_by_role("button", name="Suivre").click()
+    expect(page.locator(".field.has-error")).to_be_visible()
+    axe(page)
+    page.goto(live_server.url("/manage/embed"))
+    expect(page.locator("#embed-snippet")).to_contain_text("data-calendrier-embed")
+    axe(page)
