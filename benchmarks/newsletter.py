@@ -51,6 +51,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--healthz-seconds", type=float, default=5.0)
     parser.add_argument("--door", choices=["api", "form"], default="api")
+    parser.add_argument("--wait", type=float, default=900, help="seconds to wait for delivery")
     return parser.parse_args()
 
 
@@ -184,7 +185,7 @@ async def main() -> int:
     print(report_line("booking rate kept", 100 * rates[1] / rates[0] if rates[0] else 0, "%"))
 
     # Let the worker finish: every subscriber gets exactly one letter.
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + args.wait
     while time.monotonic() < deadline and letters(url)[1] < args.subscribers:
         time.sleep(1)
     delivered_in = time.perf_counter() - started
