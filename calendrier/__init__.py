@@ -40,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .cli import register_commands
     from .feeds.views import bp as feeds_bp
     from .manage.views import bp as manage_bp
+    from .outreach.views import bp as outreach_bp
     from .public.site import bp as site_bp
     from .public.views import bp as public_bp
 
@@ -47,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(site_bp)
     app.register_blueprint(feeds_bp)
     app.register_blueprint(manage_bp, url_prefix="/manage")
+    app.register_blueprint(outreach_bp)
     init_api(app)
     register_commands(app)
     return app

@@ -201,6 +201,10 @@ class Event(db.Model):
     )
     # Loaded with the event, in the same query: lists show every event's picture.
     image: Mapped[Picture | None] = relationship(lazy="joined")
+    # A followed event (domain/sources.py): the feed it comes from, and its page there,
+    # where people book.
+    source_url: Mapped[str | None] = mapped_column(String(500), index=True)
+    external_url: Mapped[str | None] = mapped_column(String(500))
 
     organisation: Mapped[Organisation] = relationship(back_populates="events")
     parent: Mapped[Event | None] = relationship(remote_side=[id], back_populates="children")
@@ -525,3 +529,56 @@ class SiteSettings(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     logo: Mapped[Picture | None] = relationship()
+class NewsletterSubscriber(db.Model):
+    """A person who asked for the monthly letter. Deleted when they unsubscribe."""
+
+    __tablename__ = "newsletter_subscriber"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    locale: Mapped[str] = mapped_column(String(10), default="fr")
+    # The secret of the confirmation and unsubscribe links.
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class NewsletterIssue(db.Model):
+    """One month's letter: the team's introduction, then what was sent (``content``)."""
+
+    __tablename__ = "newsletter_issue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM
+    introduction: Mapped[str] = mapped_column(Text, default="")
+    introduction_en: Mapped[str] = mapped_column(Text, default="")
+    # Per language: subject, text and HTML of the email, the archive page's fragment.
+    content: Mapped[dict | None] = mapped_column(JSON)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Source(db.Model):
+    """An iCalendar feed this agenda follows (another calendrier's, or any calendar's)."""
+
+    __tablename__ = "source"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(500), unique=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True
+    )
+    kind: Mapped[str | None] = mapped_column(String(20))
+    # The validators of the last answer, sent back as If-None-Match / If-Modified-Since.
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="new")  # new, ok, failed
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_report: Mapped[str] = mapped_column(Text, default="")
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship()

@@ -84,7 +84,6 @@ def handle_database_unavailable(error: Exception):
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
-    ("X-Frame-Options", "DENY"),
     ("Content-Security-Policy", CSP),
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=()"),
@@ -106,6 +105,8 @@ def security_headers(app: Flask):
         for key, value in defaults:
             if key.lower() not in present:
                 headers.add(key, value)
+        if "frame-ancestors 'none'" in headers["Content-Security-Policy"]:
+            headers.setdefault("X-Frame-Options", "DENY")  # /embed says who may frame it
         return response
 
     return add_security_headers

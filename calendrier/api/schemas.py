@@ -168,6 +168,16 @@ class ImageSchema(ma.Schema):
     alt_en = ma.fields.String(required=True)
     width = ma.fields.Integer(required=True)
     height = ma.fields.Integer(required=True)
+    source_url = ma.fields.String(
+        allow_none=True,
+        dump_default=None,
+        metadata={"description": "A followed event: the iCalendar feed it comes from."},
+    )
+    external_url = ma.fields.String(
+        allow_none=True,
+        dump_default=None,
+        metadata={"description": "A followed event: its page at the source, where one books."},
+    )
 
 
 # --- booking --------------------------------------------------------------------

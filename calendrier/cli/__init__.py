@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import accounts, demo, events, mail, privacy, seats
+from . import accounts, demo, events, mail, newsletter, privacy, seats, sources
 from . import trainings as training_commands
 
 
@@ -15,3 +15,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(events.events_group)
     app.cli.add_command(training_commands.trainings_group)
     app.cli.add_command(seats.seats_group)
+    app.cli.add_command(newsletter.newsletter_group)
+    app.cli.add_command(sources.sources_group)

@@ -30,6 +30,8 @@ def purge(days: int | None):
         f"anonymised {report.bookings} booking(s) and {report.emails} email(s) "
         f"of occurrences that ended more than {days} day(s) ago"
     )
+    if report.subscriptions:
+        click.echo(f"deleted {report.subscriptions} newsletter subscription(s) never confirmed")
 
 
 @privacy_group.command("export")

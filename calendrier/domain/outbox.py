@@ -28,6 +28,7 @@ import smtplib
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -108,7 +109,11 @@ def claim(limit: int, worker: str, now: datetime | None = None) -> list[int]:
         (OutboxMessage.status == OutboxStatus.QUEUED) & (OutboxMessage.next_attempt_at <= now),
         stale,
     )
-    query = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
+    # Bulk mail (a newsletter to thousands) waits behind the emails about bookings.
+    order = [OutboxMessage.id]
+    if BULK_KINDS:
+        order.insert(0, OutboxMessage.kind.in_(sorted(BULK_KINDS)))
+    query = select(OutboxMessage.id).where(due).order_by(*order).limit(limit)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = list(db.session.scalars(query))
@@ -165,6 +170,8 @@ def _fail(row: OutboxMessage, worker: str, error: Exception, now: datetime) -> N
 
 def is_permanent(error: Exception) -> bool:
     """A 5xx answer about this message: retrying will not help."""
+    if isinstance(error, Undeliverable):
+        return True
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _message in error.recipients.values()]
         return bool(codes) and all(code >= 500 for code in codes)
@@ -178,7 +185,30 @@ def is_permanent(error: Exception) -> bool:
 # --- building and sending ----------------------------------------------------
 
 
-def build_message(row: OutboxMessage) -> CalendarMessage:
+class Undeliverable(Exception):
+    """A row that no longer has anyone to go to (e.g. its subscriber left meanwhile)."""
+
+
+# kind -> a function building the message at send time, for rows that hold no body
+# (the monthly letter: one row per subscriber, the letter itself stored once).
+BUILDERS: dict[str, Callable[[OutboxMessage], Message]] = {}
+BULK_KINDS: set[str] = set()
+
+
+def register_builder(
+    kind: str, builder: Callable[[OutboxMessage], Message], *, bulk: bool = False
+) -> None:
+    BUILDERS[kind] = builder
+    if bulk:
+        BULK_KINDS.add(kind)
+
+
+def build_message(row: OutboxMessage) -> Message:
+    builder = BUILDERS.get(row.kind)
+    if builder is not None:
+        msg = builder(row)
+        msg.msgId = message_id(row)
+        return msg
     msg = CalendarMessage(
         subject=row.subject,
         sender=current_settings().sender,

@@ -36,7 +36,7 @@ from ..models import (
     User,
 )
 from ..timeutil import utcnow
-from . import audit
+from . import audit, newsletter
 from . import bookings as rules
 from .bookings import normalise_email
 from .errors import InvalidTransition, NotFound
@@ -48,6 +48,7 @@ PURGE_BATCH = 500
 class PurgeReport:
     bookings: int = 0
     emails: int = 0
+    subscriptions: int = 0  # newsletter subscriptions never confirmed, deleted
 
 
 def anonymous_email(booking_id: int) -> str:
@@ -79,6 +80,7 @@ def purge(older_than_days: int, *, now: datetime | None = None) -> PurgeReport:
         )
         if not ids:
             _forget_audit_texts(ended)
+            report.subscriptions = newsletter.purge_pending(now=now)
             db.session.commit()
             return report
         try:
@@ -195,7 +197,13 @@ def email_digest(email: str) -> str:
 
 def holds_anything(data: dict[str, Any]) -> bool:
     """Whether an ``export`` found anything at all about the address."""
-    return bool(data["bookings"] or data["emails"] or data["history"] or data["organiser_account"])
+    return bool(
+        data["bookings"]
+        or data["emails"]
+        or data["history"]
+        or data["organiser_account"]
+        or data.get("newsletter")
+    )
 
 
 def export(email: str, *, actor: User | None = None, now: datetime | None = None) -> dict[str, Any]:
@@ -259,6 +267,7 @@ def export(email: str, *, actor: User | None = None, now: datetime | None = None
             for entry in history
         ],
         "organiser_account": _account(user) if user is not None else None,
+        "newsletter": newsletter.export(email),
     }
     if actor is None:
         db.session.rollback()  # a read only: end the transaction (on SQLite it holds the lock)
@@ -290,6 +299,7 @@ class ErasureReport:
     bookings: int = 0  # anonymised
     cancelled: int = 0  # live bookings of dates to come, cancelled first
     emails: int = 0
+    newsletter: int = 0  # the subscription, deleted
 
 
 def erase(email: str, *, actor: User | None = None, now: datetime | None = None) -> ErasureReport:
@@ -350,6 +360,7 @@ def erase(email: str, *, actor: User | None = None, now: datetime | None = None)
             report.emails = _anonymise([b.id for b in held], now)
             _forget_audit_texts(booking_ids=[b.id for b in held])
         report.bookings = len(held)
+        report.newsletter = newsletter.forget(email)
         audit.record(
             actor,
             "privacy.erased",

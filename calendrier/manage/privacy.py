@@ -50,7 +50,7 @@ def nothing_held(email: str) -> str:
 
 def erase_confirmation(email: str, form: EraseForm | None = None, status: int = 200):
     data = privacy.export(email)  # what the page lists; the erasure itself is audited
-    if not data["bookings"]:
+    if not data["bookings"] and not data.get("newsletter"):
         flash(
             _("No booking holds %(email)s: there is nothing to erase.", email=data["email"])
             if privacy.holds_anything(data)

@@ -315,4 +315,13 @@ def occurrences():
 
 
 # The other pages of this door register themselves on ``bp``.
-from . import admin, attendees, events, identity, imports, privacy, tokens  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    admin,
+    attendees,
+    events,
+    identity,
+    imports,
+    outreach,
+    privacy,
+    tokens,
+)

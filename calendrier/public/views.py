@@ -292,7 +292,8 @@ def event_detail(slug: str):
     trainings.preload_sittings(visible)  # the page lists them: one query for all
     rows = listing.with_availability(visible)
     form = BookingForm()
-    form.occurrence.choices = bookable_choices(rows)
+    # A followed event (domain/sources.py) is booked at its source, never here.
+    form.occurrence.choices = [] if event.source_url else bookable_choices(rows)
     if request.method == "GET":
         form.submission.data = secrets.token_urlsafe(24)
     if request.method == "GET" and form.occurrence.choices:
