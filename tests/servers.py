@@ -38,6 +38,8 @@ def app_env(database_uri: str, **config) -> dict[str, str]:
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": 1,
         "MAIL_DEFAULT_SENDER": "agenda@example.org",
+        # as in tests/conftest.py: a test sees a change at once, not a feed's cached 304
+        "FEED_VALIDATORS_SECONDS": 0,
     }
     values.update(config)
     for key, value in values.items():

@@ -45,7 +45,9 @@ def _literal_days(node: ast.AST):
         elif isinstance(sub, ast.Constant) and isinstance(sub.value, str | bytes):
             text = sub.value if isinstance(sub.value, str) else sub.value.decode("latin-1")
             for match in ISO_DAY.finditer(text):
-                yield sub.lineno, tuple(int(g) for g in match.groups())
+                year, month, day = (int(g) for g in match.groups())
+                if 1 <= month <= 12 and 1 <= day <= 31:  # "max-age=31536000" is no day
+                    yield sub.lineno, (year, month, day)
 
 
 def future_literal_dates(source: str, today: date) -> list[tuple[int, str]]:
@@ -77,6 +79,7 @@ def test_the_checker_finds_literal_future_dates_and_respects_the_clock_marker():
         "    x = datetime(2027, 3, 14, 15, tzinfo=UTC)\n"
         "    w = paris(2028, 2, 29, 10)\n"
         "    y = '2026-11-30T10:00'\n"  # already past: harmless
+        "    v = 'max-age=31536000'\n"  # not a day
         "    z = b'DTSTART:20290101T100000Z'\n"
         "@pytest.mark.clock\n"
         "def test_b():\n"
@@ -85,7 +88,7 @@ def test_the_checker_finds_literal_future_dates_and_respects_the_clock_marker():
     assert future_literal_dates(source, today) == [
         (3, "2027-03-14"),
         (4, "2028-02-29"),
-        (6, "2029-01-01"),
+        (7, "2029-01-01"),
     ]
     assert future_literal_dates("pytestmark = pytest.mark.clock\nX = '2031-01-01'\n", today) == []
 

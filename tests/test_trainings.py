@@ -87,6 +87,7 @@ def test_a_rule_makes_ten_half_days_in_order_in_paris_time(make):
     assert trainings.hours_planned(occurrence) == 35
 
 
+@pytest.mark.clock
 def test_sittings_one_by_one_from_lines():
     given = trainings.parse_lines("2030-03-04 9:00-12:30, 14h00-17h30\n2030-03-05 09:00-12:00")
     assert [(s["starts_at"].hour, s["ends_at"].hour) for s in given] == [(9, 12), (14, 17), (9, 12)]
@@ -259,7 +260,10 @@ def test_api_lists_sittings_and_creates_them_with_the_date(client, make, organis
     )
     assert bad.status_code == 422
     assert any(key.startswith("sittings") for key in bad.get_json()["errors"])
-    naive = {"starts_at": "2030-01-01T09:00:00", "ends_at": "2030-01-01T12:00:00"}
+    naive = {  # times without their offset
+        "starts_at": monday.replace(hour=9, tzinfo=None).isoformat(),
+        "ends_at": monday.replace(hour=12, tzinfo=None).isoformat(),
+    }
     bad = client.patch(
         f"{API}/occurrences/{new_id}", json={"sittings": [naive]}, headers=bearer(token)
     )

@@ -151,6 +151,16 @@ class EventSchema(ma.Schema):
         allow_none=True,
         metadata={"description": "Its picture: `{url, alt, alt_en, width, height}`, or null."},
     )
+    source_url = ma.fields.String(
+        allow_none=True,
+        dump_default=None,
+        metadata={"description": "A followed event: the iCalendar feed it comes from."},
+    )
+    external_url = ma.fields.String(
+        allow_none=True,
+        dump_default=None,
+        metadata={"description": "A followed event: its page at the source, where one books."},
+    )
 
 
 def shown_texts(event) -> dict:
@@ -168,16 +178,6 @@ class ImageSchema(ma.Schema):
     alt_en = ma.fields.String(required=True)
     width = ma.fields.Integer(required=True)
     height = ma.fields.Integer(required=True)
-    source_url = ma.fields.String(
-        allow_none=True,
-        dump_default=None,
-        metadata={"description": "A followed event: the iCalendar feed it comes from."},
-    )
-    external_url = ma.fields.String(
-        allow_none=True,
-        dump_default=None,
-        metadata={"description": "A followed event: its page at the source, where one books."},
-    )
 
 
 # --- booking --------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from .. import colours
 from ..extensions import db
@@ -99,9 +100,14 @@ def current_settings() -> Settings:
     ttl = float(current_app.config.get("SITE_SETTINGS_TTL", 2))
     if value is not None and now - cache.checked < ttl:
         return value
-    version = db.session.scalar(
-        select(SiteSettings.version).where(SiteSettings.id == SETTINGS_ID)
-    )
+    try:
+        version = db.session.scalar(
+            select(SiteSettings.version).where(SiteSettings.id == SETTINGS_ID)
+        )
+    except OperationalError:
+        # The database is down: the "nothing was saved" page still needs a name to show.
+        db.session.rollback()
+        return value if value is not None else _read(None)
     if value is None or value.version != (version or 0):
         value = _read(version)
     with cache.lock:
