@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
@@ -30,7 +30,7 @@ from ..models import (
     User,
 )
 from ..timeutil import utcnow
-from . import audit
+from . import accessibility, audit, groups, questions
 from .errors import (
     BookingClosed,
     CancellationClosed,
@@ -70,6 +70,10 @@ class BookingRequest:
     consent: bool = True
     source: str = "web"
     idempotency_key: str | None = None
+    wheelchair: bool = False  # "I use a wheelchair": the party takes one held place
+    answers: dict | None = None  # {"<question id>": value}, checked by questions.py
+    group: groups.GroupRequest | None = None  # seats are then the group's
+    checked_answers: list = field(default_factory=list, repr=False)  # set by book()
 
 
 @dataclass
@@ -214,6 +218,7 @@ def book(
             return BookingResult(existing, created=False)
 
     try:
+        request = _with_checked_answers(occurrence_id, request, by_organiser=actor is not None)
         if actor is None and not override_capacity:
             booking = _take_while_seats_are_free(occurrence_id, request, now)
             if booking is not None:
@@ -274,7 +279,7 @@ def _fits_without_waiting(
 
     ``mine``: this request's own booking, already written and so counted by the query.
     """
-    if occurrence.requires_approval:
+    if occurrence.requires_approval or _needs_the_lock(occurrence, request, now):
         return False
     try:
         _check_open_and_seats(occurrence, request, by_organiser=False, now=now)
@@ -329,7 +334,8 @@ def _take(
     if free > 0 and occurrence.waitlist and promote_waitlist(occurrence, now):
         # Seats freed by a change made outside these rules go to the queue first.
         free = occurrence.capacity - seats_taken(occurrence.id)
-    if occurrence.requires_approval and not by_organiser:
+    free = _room(occurrence, free, request.wheelchair, now)
+    if (occurrence.requires_approval or request.group is not None) and not by_organiser:
         # Pending requests hold no seats: see "Approvals" in the README.
         status = BookingStatus.PENDING
     elif request.seats <= free or override_capacity:
@@ -350,9 +356,11 @@ def _check_open_and_seats(
         raise BookingClosed()
     if not by_organiser and not is_booking_open(occurrence, now):
         raise BookingClosed()
-    if request.seats < 1:
-        raise TooManySeats(occurrence.max_seats_per_booking)
-    if not by_organiser and request.seats > occurrence.max_seats_per_booking:
+    if request.group is not None:
+        groups.check(occurrence, request.group)  # instead of the per-booking maximum
+    elif request.seats < 1 or (
+        not by_organiser and request.seats > occurrence.max_seats_per_booking
+    ):
         raise TooManySeats(occurrence.max_seats_per_booking)
 
 
@@ -382,6 +390,7 @@ def _new_booking(
         created_at=now,
     )
     db.session.add(booking)
+    _write_extras(booking, request)
     db.session.flush()
     queue_booking_email(booking, str(status))
     _audit(
@@ -394,6 +403,37 @@ def _new_booking(
         override_capacity=override_capacity,
     )
     return booking
+
+
+def _with_checked_answers(
+    occurrence_id: int, request: BookingRequest, *, by_organiser: bool
+) -> BookingRequest:
+    """The registration answers checked before anything is written (``questions.py``).
+
+    A group's seats are its children and adults, whatever ``seats`` said.
+    """
+    asked = questions.occurrence_questions(occurrence_id)
+    checked = questions.check_answers(asked, request.answers, require=not by_organiser)
+    seats = request.group.seats if request.group is not None else request.seats
+    return replace(request, checked_answers=checked, seats=seats)
+
+
+def _needs_the_lock(occurrence: Occurrence, request: BookingRequest, now: datetime) -> bool:
+    """Held wheelchair places and group requests are decided under the lock, by ``_take``."""
+    return request.group is not None or accessibility.holds_places(occurrence, now)
+
+
+def _room(occurrence: Occurrence, free: int, wheelchair: bool, now: datetime) -> int:
+    """The seats this party may take of the ``free`` ones: held places only for wheelchairs."""
+    return accessibility.room(free, accessibility.held_left(occurrence, now), wheelchair)
+
+
+def _write_extras(booking: Booking, request: BookingRequest) -> None:
+    """What a booking carries besides its seats: wheelchair, group, answers."""
+    booking.wheelchair = bool(request.wheelchair)
+    if request.group is not None:
+        groups.write(booking, request.group)
+    questions.write_answers(booking, request.checked_answers)
 
 
 # --- one transaction per change ---------------------------------------------
@@ -459,6 +499,7 @@ def approve(
         if occurrence.status != OccurrenceStatus.SCHEDULED:
             raise BookingClosed()
         free = occurrence.capacity - seats_taken(occurrence.id)
+        free = _room(occurrence, free, booking.wheelchair, now)
         if booking.seats > free and not override_capacity:
             raise OccurrenceFull()
         booking.status = BookingStatus.CONFIRMED
@@ -550,7 +591,7 @@ def change_seats(
             if now >= cancellation_deadline(occurrence):
                 raise CancellationClosed()
         if seats > before and booking.status == BookingStatus.CONFIRMED:
-            free = occurrence.capacity - seats_taken(occurrence.id)
+            free = _room(occurrence, occurrence.capacity - seats_taken(occurrence.id), False, now)
             if seats - before > free:
                 raise OccurrenceFull()
         booking.seats = seats
@@ -696,11 +737,13 @@ def promote_waitlist(
         )
         .order_by(Booking.created_at, Booking.id)
     )
+    held = accessibility.held_left(occurrence, now)
     for booking in waiting:
-        if booking.seats <= free:
+        if booking.seats <= accessibility.room(free, held, booking.wheelchair):
             booking.status = BookingStatus.CONFIRMED
             booking.confirmed_at = now
             free -= booking.seats
+            held -= 1 if booking.wheelchair else 0
             promoted.append(booking)
             queue_booking_email(booking, "promoted")
             _audit(actor, "booking.promoted", booking, seats=booking.seats, by="waiting list")
@@ -726,6 +769,7 @@ class Availability:
     state: str  # cancelled, past, not_yet_open, closed, full, waitlist, last_places, open
     booking_open: bool
     opens_at: datetime | None = None
+    wheelchair_left: int = 0  # held places still free for wheelchair users
 
     @property
     def can_request(self) -> bool:
@@ -733,8 +777,17 @@ class Availability:
         return self.state in ("open", "last_places", "waitlist")
 
 
-def availability(occurrence: Occurrence, taken: int, now: datetime | None = None) -> Availability:
+def availability(
+    occurrence: Occurrence, taken: int, now: datetime | None = None, held: int = 0
+) -> Availability:
+    """``held``: wheelchair places not yet taken (``accessibility.held_left``), apart."""
     now = now or utcnow()
+    held = min(held, max(occurrence.capacity - taken, 0))
+    if held:
+        seen = availability(occurrence, taken + held, now)
+        if seen.state == "full":  # full for everyone else; a wheelchair user may still book
+            seen = replace(seen, state="last_places", booking_open=True)
+        return replace(seen, wheelchair_left=held)
     left = max(occurrence.capacity - taken, 0)
     opens, closes = booking_window(occurrence)
     if occurrence.status == OccurrenceStatus.CANCELLED:

@@ -47,6 +47,7 @@ from ..models import (
     Venue,
 )
 from ..timeutil import utcnow
+from . import accessibility
 
 PRODID = "-//calendrier//agenda//FR"
 # Part of every feed's ETag: bump it whenever the same data would give other bytes.
@@ -350,6 +351,7 @@ def occurrence_lines(
     lines += [
         f"URL:{page}",
         f"CATEGORIES:{escape_text(texts.kind(event.kind))}",
+        *_accessibility_lines(occurrence),
         f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
         "CLASS:PUBLIC",
         f"TRANSP:{'TRANSPARENT' if cancelled else 'OPAQUE'}",
@@ -543,6 +545,7 @@ CALENDAR_ATTRIBUTES = (
     "cancel_reason",
     "sequence",
     "external_uid",
+    "accessibility",
 )
 
 
@@ -607,3 +610,9 @@ def _remember_departures(session: Session, _context, _instances) -> None:
                 )
     if stones:
         session.add_all(stones)
+
+
+def _accessibility_lines(occurrence: Occurrence) -> list[str]:
+    """``X-ACCESSIBILITY:wheelchair,hearing_loop`` (what ``events import`` reads back)."""
+    value = accessibility.ical_value(accessibility.occurrence_codes(occurrence))
+    return [f"{accessibility.ICAL_PROPERTY}:{value}"] if value else []

@@ -38,7 +38,7 @@ from ..models import (
     Venue,
 )
 from ..timeutil import localize, utcnow
-from . import audit, bookings
+from . import accessibility, audit, bookings, groups, questions
 from .errors import CapacityBelowBookings, InvalidInput, NotFound
 from .notifications import KINDS as EMAIL_KINDS
 from .notifications import queue_booking_email
@@ -425,6 +425,7 @@ def duplicate_event(
     db.session.flush()
     for values in copies:
         db.session.add(Occurrence(event_id=copy.id, **values))
+    questions.copy_questions(source.id, copy.id)
     audit.record(
         actor,
         "event.duplicated",
@@ -461,6 +462,8 @@ def _shifted_copy(errors: _Errors, occurrence: Occurrence, days: int) -> dict[st
         "booking_opens_at": shifted(occurrence.booking_opens_at),
         "booking_closes_at": shifted(occurrence.booking_closes_at),
         "cancellation_deadline_hours": occurrence.cancellation_deadline_hours,
+        **accessibility.copied(occurrence),
+        **groups.copied(occurrence),
     }
 
 
@@ -489,6 +492,8 @@ OCCURRENCE_FIELDS = frozenset(
         "booking_opens_at",
         "booking_closes_at",
         "cancellation_deadline_hours",
+        *accessibility.OCCURRENCE_FIELDS,
+        *groups.OCCURRENCE_FIELDS,
     }
 )
 # Changes a calendar app must notice: SEQUENCE is raised and attendees are told.
@@ -529,6 +534,9 @@ def _occurrence_values(
     for name in ("waitlist", "requires_approval"):
         if name in data:
             values[name] = bool(data[name])
+    capacity = values.get("capacity", current.capacity if current is not None else None)
+    values.update(accessibility.occurrence_values(errors, data, capacity))
+    values.update(groups.occurrence_values(errors, data))
 
     def final(name: str):
         if name in values:
@@ -572,8 +580,13 @@ def create_occurrence(
     booking_closes_at: datetime | None = None,
     cancellation_deadline_hours: int = 0,
     actor: User | None = None,
+    **options: Any,
 ) -> Occurrence:
-    """A new date for an event. Naive times are wall-clock times at the venue."""
+    """A new date for an event. Naive times are wall-clock times at the venue.
+
+    ``options``: accessibility, held wheelchair places, group requests.
+    """
+    _known_fields(options, OCCURRENCE_FIELDS, "occurrence")
     event = _get(Event, event_id)
     data = {
         "starts_at": starts_at,
@@ -586,6 +599,7 @@ def create_occurrence(
         "booking_opens_at": booking_opens_at,
         "booking_closes_at": booking_closes_at,
         "cancellation_deadline_hours": cancellation_deadline_hours,
+        **options,
     }
     errors = _Errors()
     values = _occurrence_values(errors, data, None)
@@ -877,6 +891,7 @@ VENUE_FIELDS = frozenset(
         "longitude",
         "timezone",
         "slug",
+        "accessibility",
         "organisation_id",
     }
 )
@@ -892,6 +907,7 @@ def _venue_values(errors: _Errors, data: dict[str, Any], venue: Venue | None) ->
             values[name] = _text(errors, name, data[name], limit, required=name == "name")
     if "access" in data:
         values["access"] = _text(errors, "access", data["access"], 5000, multiline=True)
+    values.update(accessibility.venue_values(errors, data))
     if "capacity" in data:
         values["capacity"] = (
             None

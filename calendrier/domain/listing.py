@@ -36,6 +36,7 @@ from ..models import (
     Venue,
 )
 from ..timeutil import utcnow
+from . import accessibility
 from . import bookings as rules
 
 DEFAULT_PER_PAGE = 20
@@ -66,6 +67,7 @@ class Filters:
     places_left: bool = False
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
+    access: tuple[str, ...] = ()  # accessibility codes, all required
 
     @property
     def is_empty(self) -> bool:
@@ -89,6 +91,8 @@ class Filters:
             args["to"] = self.date_to.isoformat()
         if self.places_left:
             args["available"] = "1"
+        if self.access:
+            args["access"] = list(self.access)
         if page and self.page != 1:
             args["page"] = str(self.page)
         if page and self.per_page != DEFAULT_PER_PAGE:
@@ -177,6 +181,11 @@ def parse_filters(args: Mapping) -> tuple[Filters, dict[str, str]]:
     elif raw_available not in FALSE_VALUES:
         errors["available"] = "invalid"
 
+    access = _values(args, "access")
+    if accessibility.unknown_codes(access):
+        errors["access"] = "unknown"
+        access = [c for c in access if c in accessibility.BY_CODE]
+
     page = _positive_int(args.get("page"), 1, errors, "page", maximum=100_000)
     per_page = _positive_int(
         args.get("per_page"), DEFAULT_PER_PAGE, errors, "per_page", maximum=MAX_PER_PAGE
@@ -192,6 +201,7 @@ def parse_filters(args: Mapping) -> tuple[Filters, dict[str, str]]:
         places_left=places_left,
         page=page,
         per_page=per_page,
+        access=tuple(access),
     )
     return filters, errors
 
@@ -314,7 +324,7 @@ def occurrence_query(
     tz = site_zone()
     query = select(Occurrence).join(Occurrence.event).where(Event.status == EventStatus.PUBLISHED)
     # venues and organisers are joined only when a filter needs them (cheaper counts)
-    if filters.venues or filters.q:
+    if filters.venues or filters.q or filters.access:
         query = query.join(Occurrence.venue)
     if filters.organisations or filters.q:
         query = query.join(Event.organisation)
@@ -350,6 +360,14 @@ def occurrence_query(
                     )
                 )
             )
+    for code in filters.access:
+        pattern = f"% {_escape_like(code)} %"
+        query = query.where(
+            or_(
+                Occurrence.accessibility.like(pattern, escape="\\"),
+                Venue.accessibility.like(pattern, escape="\\"),
+            )
+        )
     if not include_cancelled:
         query = query.where(Occurrence.status == OccurrenceStatus.SCHEDULED)
     if filters.places_left:
@@ -519,7 +537,8 @@ def with_availability(
     occurrences = list(occurrences)
     taken = rules.seats_taken_by_occurrence([o.id for o in occurrences])
     now = now or utcnow()
-    return [(o, rules.availability(o, taken[o.id], now)) for o in occurrences]
+    held = accessibility.held_left_by_occurrence(occurrences, now)  # no query when none holds
+    return [(o, rules.availability(o, taken[o.id], now, held.get(o.id, 0))) for o in occurrences]
 
 
 def filter_choices() -> tuple[list[Venue], list[Organisation]]:
