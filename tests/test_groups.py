@@ -81,3 +81,38 @@ def test_approving_a_group_that_no_longer_fits_is_refused(client, org):  # noqa:
     client.post(f"{API}/occurrences/{occurrence.id}/bookings", json=person(seats=4))
     response = client.post(f"{API}/bookings/{pending.reference}/approve", headers=bearer(org.token))
     assert_error(response, 409, "full")
+
+
+def test_the_form_takes_a_group_and_the_organiser_sees_it_apart(client, org):  # noqa: F811
+    from .test_manage import log_in
+
+    occurrence = group_world(org)
+    slug = occurrence.event.slug
+    page = client.get(f"/events/{slug}").get_data(as_text=True)
+    assert 'name="group_request"' in page
+    data = {
+        "occurrence": occurrence.id,
+        "name": "Mme Durand",
+        "email": "durand@example.org",
+        "seats": 1,
+        "consent": "y",
+        "group_request": "y",
+        "group_name": "CM1 Jean-Macé",
+        "group_type": "school",
+        "group_children": "24",
+        "group_adults": "3",
+    }
+    too_big = client.post(f"/events/{slug}", data={**data, "group_children": "40"})
+    assert too_big.status_code == 422
+    assert "30 personnes au maximum" in too_big.get_data(as_text=True)
+    response = client.post(f"/events/{slug}", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    booking = db.session.scalar(select(Booking))
+    assert (booking.status, booking.seats, booking.group_children) == ("pending", 27, 24)
+
+    log_in(client, org.user)
+    listing = client.get(f"/manage/occurrences/{occurrence.id}").get_data(as_text=True)
+    assert 'id="groups-title"' in listing and "CM1 Jean-Macé" in listing
+    rules.approve(booking.id)
+    door = client.get(f"/manage/occurrences/{occurrence.id}/check-in").get_data(as_text=True)
+    assert 'id="groups-title"' in door and "24 enfants, 3 adultes" in door

@@ -178,3 +178,129 @@ def test_purge_and_erasure_take_the_answers_away(make):
     privacy.erase("ana@example.org")
     assert db.session.scalar(select(func.count(Answer.id))) == 0
     assert db.session.get(Booking, booking.id).anonymised_at is not None
+
+
+# --- the booking form -----------------------------------------------------------------
+
+
+def form_data(occurrence, **extra) -> dict:
+    data = {
+        "occurrence": occurrence.id,
+        "name": "Ana Martin",
+        "email": "ana@example.org",
+        "seats": 1,
+        "consent": "y",
+    }
+    data.update(extra)
+    return data
+
+
+def test_the_form_asks_the_questions_and_the_same_rule_checks_them(client, make):
+    occurrence = make.occurrence()
+    event_id = occurrence.event_id
+    employer = questions.create_question(
+        event_id, label="Employeur", label_en="Employer", type="text", required=True
+    )
+    funding = questions.create_question(
+        event_id, label="Financement", type="choice", choices=["OPCO", "Personnel"], required=True
+    )
+    diet = questions.create_question(
+        event_id, label="Régime", type="multiple", choices=["Végétarien", "Sans gluten"]
+    )
+    agree = questions.create_question(event_id, label="Photos", type="checkbox", required=True)
+    age = questions.create_question(event_id, label="Âge", type="number")
+    ids = [q.id for q in (employer, funding, diet, agree, age)]
+    slug = occurrence.event.slug
+
+    page = client.get(f"/events/{slug}").get_data(as_text=True)
+    for q in ids:
+        assert f'name="q_{q}"' in page
+    assert "Régime (facultatif)" in page
+    english = client.get(f"/events/{slug}?lang=en").get_data(as_text=True)
+    assert "Employer" in english
+    client.get(f"/events/{slug}?lang=fr")
+
+    bad = client.post(
+        f"/events/{slug}",
+        data=form_data(occurrence, **{f"q_{funding.id}": "Bitcoin", f"q_{age.id}": "trente"}),
+    )
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert "Veuillez corriger les erreurs" in html
+    assert html.count('class="error"') >= 4  # employer, funding, photos, age
+    assert booking_count() == 0
+
+    good = client.post(
+        f"/events/{slug}",
+        data=form_data(
+            occurrence,
+            **{
+                f"q_{employer.id}": "Folimage",
+                f"q_{funding.id}": "OPCO",
+                f"q_{diet.id}": ["Végétarien", "Sans gluten"],
+                f"q_{agree.id}": "y",
+                f"q_{age.id}": "34,5",
+            },
+        ),
+    )
+    assert good.status_code == 302, good.get_data(as_text=True)
+    booking = db.session.scalar(select(Booking))
+    assert {a.label: a.value for a in booking.answers} == {
+        "Employeur": "Folimage",
+        "Financement": "OPCO",
+        "Régime": ["Végétarien", "Sans gluten"],
+        "Photos": True,
+        "Âge": 34.5,
+    }
+    own = client.get(f"/bookings/{booking.token}").get_data(as_text=True)
+    assert "Folimage" in own and "Végétarien, Sans gluten" in own
+
+
+def test_answers_show_in_the_attendee_list_and_the_exports_formula_safe(client, make):
+    from .test_manage import log_in as login
+
+    occurrence = make.occurrence()
+    user = make.user(organisation=occurrence.event.organisation)
+    question = questions.create_question(occurrence.event_id, label="Structure", type="text")
+    rules.book(
+        occurrence.id,
+        rules.BookingRequest(
+            name="Ana",
+            email="ana@example.org",
+            seats=1,
+            answers={str(question.id): '=HYPERLINK("http://x")'},
+        ),
+    )
+    login(client, user)
+    page = client.get(f"/manage/occurrences/{occurrence.id}").get_data(as_text=True)
+    assert "Structure" in page and "=HYPERLINK" in page
+    csv = client.get(f"/manage/occurrences/{occurrence.id}/attendees.csv").get_data(as_text=True)
+    header, row = csv.splitlines()[:2]
+    assert "Structure" in header
+    assert "'=HYPERLINK" in row
+
+
+def test_organisers_add_reorder_and_remove_questions_in_their_area(client, make):
+    from .test_manage import log_in
+
+    occurrence = make.occurrence()
+    event = occurrence.event
+    user = make.user(organisation=event.organisation)
+    log_in(client, user)
+    url = f"/manage/events/{event.id}/questions"
+    assert client.get(url).status_code == 200
+    refused = client.post(url, data={"label": "Repas", "type": "choice", "choices": ""})
+    assert refused.status_code == 422
+    for label, kind, choices in (("Employeur", "text", ""), ("Repas", "choice", "Oui\nNon")):
+        response = client.post(url, data={"label": label, "type": kind, "choices": choices})
+        assert response.status_code == 302, response.get_data(as_text=True)
+    first, second = questions.event_questions(event.id)
+    assert (second.label, second.choices) == ("Repas", ["Oui", "Non"])
+    client.post(f"{url}/{second.id}/move", data={"direction": "up"})
+    assert [q.label for q in questions.event_questions(event.id)] == ["Repas", "Employeur"]
+    client.post(f"{url}/{first.id}/remove")
+    assert [q.label for q in questions.event_questions(event.id)] == ["Repas"]
+    stranger = make.user()
+    client.get("/manage/logout")
+    log_in(client, stranger)
+    assert client.get(url).status_code in (403, 404)

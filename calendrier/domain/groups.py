@@ -99,3 +99,18 @@ def occurrence_values(errors, data: dict) -> dict:
 
 def copied(occurrence: Occurrence) -> dict:
     return {name: getattr(occurrence, name) for name in OCCURRENCE_FIELDS}
+
+
+def describe(booking: Booking) -> str:
+    """ "CM1 Jean-Macé (School class): 24 children, 3 adults" for lists and exports."""
+    if not booking.is_group:
+        return ""
+    return str(
+        _l(
+            "%(name)s (%(kind)s): %(children)d children, %(adults)d adults",
+            name=booking.group_name or "",
+            kind=label(booking.group_type),
+            children=booking.group_children or 0,
+            adults=booking.group_adults or 0,
+        )
+    )

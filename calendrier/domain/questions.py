@@ -258,7 +258,7 @@ def _check_one(question: Question, value: Any, *, from_form: bool):
     """The value as stored, or raise ValueError with the reason for the person."""
     kind = question.type
     if from_form:
-        value = _from_form(kind, value)
+        value = from_form_value(kind, value)
     if value is None:
         return None
     if kind in MAX_TEXT:
@@ -296,14 +296,14 @@ def _check_one(question: Question, value: Any, *, from_form: bool):
     raise ValueError(_("unknown question type"))
 
 
-def _from_form(kind: str, value: Any) -> Any:
+def from_form_value(kind: str, value: Any) -> Any:
     """The strings a form sends, as the JSON values the API takes."""
     if kind == "multiple":
         return [v for v in (value or []) if v != ""]
     if isinstance(value, list):
         value = value[0] if value else None
     if kind == "checkbox":
-        return value not in (None, "", "n", "false", "0")
+        return value if isinstance(value, bool) else value not in (None, "", "n", "false", "0")
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if kind == "number":
@@ -329,6 +329,7 @@ def check_answers(
     """
     answers = answers if answers is not None else {}
     problems: list[str] = []
+    by_question: dict[int, str] = {}  # the same, for a form to show beside each field
     if not isinstance(answers, Mapping):
         raise InvalidInput({"answers": [_l("Send the answers as an object: question id → value.")]})
     by_id = {str(q.id): q for q in questions}
@@ -341,9 +342,11 @@ def check_answers(
             value = _check_one(question, answers.get(key), from_form=from_form)
         except ValueError as error:
             problems.append(f"{question.id}: {label_of(question)}: {error}")
+            by_question[question.id] = str(error)
             continue
         if _missing(value):
             if question.required and require:
+                by_question[question.id] = _("An answer is required.")
                 problems.append(
                     _(
                         "%(id)s: %(label)s: an answer is required.",
@@ -355,7 +358,9 @@ def check_answers(
                 continue
         checked.append(Checked(question, value))
     if problems:
-        raise InvalidInput({"answers": problems})
+        error = InvalidInput({"answers": problems})
+        error.by_question = by_question
+        raise error
     return checked
 
 

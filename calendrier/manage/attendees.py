@@ -226,7 +226,7 @@ def booking_new(occurrence_id: int):
 
 def _export_table(occurrence):
     bookings = roster.attendee_list(occurrence.id, sort="name", show="all")
-    return [exports.header(), *exports.rows(bookings)]
+    return exports.table(bookings, current_language())
 
 
 @bp.route("/occurrences/<int:occurrence_id>/attendees.csv")

@@ -299,4 +299,4 @@ def occurrences():
 
 
 # The other pages of this door register themselves on ``bp``.
-from . import admin, attendees, events, imports, privacy  # noqa: E402, F401
+from . import admin, attendees, events, imports, privacy, questions  # noqa: E402, F401

@@ -24,10 +24,11 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ..domain import accessibility, listing
 from ..domain import bookings as rules
-from ..domain import listing
 from ..domain.errors import (
     BookingClosed,
+    InvalidInput,
     OccurrenceFull,
     TooManySeats,
 )
@@ -276,7 +277,8 @@ def event_detail(slug: str):
     now = utcnow()
     visible = [o for o in event.occurrences if o.ends_at > now - timedelta(days=1)]
     rows = listing.with_availability(visible)
-    form = BookingForm()
+    asked = event.questions
+    form = extras.booking_form(BookingForm, asked, visible)
     form.occurrence.choices = bookable_choices(rows)
     if request.method == "GET":
         form.submission.data = secrets.token_urlsafe(24)
@@ -296,9 +298,12 @@ def event_detail(slug: str):
             locale=current_language(),
             consent=form.consent.data,
             source="web",
+            **extras.request_extras(form, asked),
         )
         try:
             result = rules.book(form.occurrence.data, booking_request)
+        except InvalidInput as error:
+            extras.show_errors(form, error, asked)
         except TooManySeats as error:
             form.seats.errors.append(_("At most %(n)d places per booking.", n=error.maximum))
         except OccurrenceFull:
@@ -331,6 +336,7 @@ def event_detail(slug: str):
             event=event,
             rows=rows,
             form=form,
+            asked=asked,
             programme=programme,
             json_ld=event_json_ld(event, rows),
         ),
@@ -393,6 +399,7 @@ def event_json_ld(event: Event, rows) -> list[dict]:
             "eventAttendanceMode": "https://schema.org/OfflineEventAttendanceMode",
             "location": place,
             "organizer": organizer,
+            **accessibility.json_ld(accessibility.occurrence_codes(occurrence)),
             "inLanguage": "fr",
             "maximumAttendeeCapacity": occurrence.capacity,
             "remainingAttendeeCapacity": avail.seats_left,
@@ -438,4 +445,5 @@ def google_calendar_link(occurrence) -> str:
     return "https://calendar.google.com/calendar/render?" + urlencode(query)
 
 
-from . import bookings  # noqa: E402, F401 - the attendee's own pages, on this blueprint
+# the attendee's own pages, and the booking form's extras (wheelchair, questions, groups)
+from . import bookings, extras  # noqa: E402, F401
