@@ -231,3 +231,39 @@ def test_waiting_wheelchair_users_are_promoted_into_held_places_only(make):
     assert db.session.get(Booking, waiting.id).status == BookingStatus.CONFIRMED
     late = ask(occurrence, wheelchair=True)
     assert late.status == BookingStatus.CONFIRMED
+
+
+# --- import ------------------------------------------------------------------------------
+
+
+def test_import_reads_x_accessibility_and_our_feed_writes_it(client, make):
+    from .test_import import calendar, occurrence_by_uid, run, vevent
+
+    organisation = make.organisation(slug="cinema-lsf", name="Cinéma")
+    make.venue(name="Grande halle", accessibility=" wheelchair ")
+    year = utcnow().year + 1
+
+    def file(codes: str) -> bytes:
+        return calendar(
+            vevent(
+                "lsf@example.org",
+                "Projection en LSF",
+                dtstart=f"DTSTART;TZID=Europe/Paris:{year}0614T183000",
+                dtend=f"DTEND;TZID=Europe/Paris:{year}0614T200000",
+                location="Grande halle",
+                x_accessibility=codes,
+            )
+        )
+
+    run(file("sign_language, subtitles,teleport"), organisation)
+    occurrence = occurrence_by_uid("lsf@example.org")
+    assert accessibility.decode(occurrence.accessibility) == ["sign_language", "subtitles"]
+    assert accessibility.occurrence_codes(occurrence) == [
+        "wheelchair",
+        "sign_language",
+        "subtitles",
+    ]
+    report = run(file("sign_language,audio_description"), organisation)
+    assert report.occurrences_updated == 1
+    occurrence = occurrence_by_uid("lsf@example.org")
+    assert accessibility.decode(occurrence.accessibility) == ["sign_language", "audio_description"]
