@@ -267,3 +267,21 @@ def test_import_reads_x_accessibility_and_our_feed_writes_it(client, make):
     assert report.occurrences_updated == 1
     occurrence = occurrence_by_uid("lsf@example.org")
     assert accessibility.decode(occurrence.accessibility) == ["sign_language", "audio_description"]
+
+
+def test_the_event_page_says_what_to_expect_with_words_and_json_ld(client, make):
+    venue = make.venue(accessibility=" wheelchair hearing_loop ", access="Entrée par la cour.")
+    organisation = make.organisation(email="accueil@example.org")
+    event = make.event(organisation=organisation, title="Séance relax")
+    make.occurrence(event=event, venue=venue, accessibility=" relaxed ", wheelchair_spaces=2)
+    html = client.get(f"/events/{event.slug}").get_data(as_text=True)
+    assert "Accessibilité\u00a0: à quoi s\u2019attendre" in html
+    assert "Boucle magnétique" in html and "position T" in html
+    assert "Séance relax" in html and "Entrée par la cour." in html
+    assert "2 places sont réservées aux personnes en fauteuil roulant" in html
+    assert "mailto:accueil@example.org" in html
+    assert '"accessibilityFeature": ["wheelchairAccessible", "inductionLoop"]' in html
+    assert '"accessibilityHazard": ["noFlashingHazard", "noSoundHazard"]' in html
+    assert 'name="wheelchair"' in html
+    listing = client.get("/events").get_data(as_text=True)
+    assert 'class="access-list is-compact"' in listing and "Boucle magnétique" in listing
