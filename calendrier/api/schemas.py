@@ -189,7 +189,7 @@ class BookingRequestSchema(ma.Schema):
         metadata={"description": "A group request (dates with `groups`): waits for approval."},
     )
 
-    @ma.validates_schema
+    @ma.validates_schema(skip_on_field_errors=False)
     def seats_or_group(self, data, **kwargs):
         if "seats" not in data and "group" not in data:
             raise ma.ValidationError("Missing data for required field.", "seats")
