@@ -483,6 +483,7 @@ def search_events(filters: Filters, *, now: datetime | None = None) -> tuple[lis
             select(Event)
             .where(Event.id.in_(event_ids))
             .options(joinedload(Event.organisation), joinedload(Event.parent))
+            .options(selectinload(Event.questions))  # the API shows them: one query in all
         )
     }
     occurrences = db.session.scalars(

@@ -23,7 +23,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ..domain import accessibility, listing
+from ..domain import accessibility, listing, questions
 from ..domain import bookings as rules
 from ..domain.errors import (
     BookingClosed,
@@ -277,7 +277,7 @@ def event_detail(slug: str):
     now = utcnow()
     visible = [o for o in event.occurrences if o.ends_at > now - timedelta(days=1)]
     rows = listing.with_availability(visible)
-    asked = event.questions
+    asked = questions.event_questions(event.id)
     form = extras.booking_form(BookingForm, asked, visible)
     form.occurrence.choices = bookable_choices(rows)
     if request.method == "GET":
