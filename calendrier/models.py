@@ -164,6 +164,8 @@ class Venue(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     organisation: Mapped[Organisation | None] = relationship()
+    # Accessibility codes (domain/accessibility.py), stored " wheelchair hearing_loop ".
+    accessibility: Mapped[str] = mapped_column(String(300), default="")
 
     @property
     def full_address(self) -> str:
@@ -212,6 +214,12 @@ class Event(db.Model):
     occurrences: Mapped[list[Occurrence]] = relationship(
         back_populates="event", order_by="Occurrence.starts_at"
     )
+    # Registration questions asked now (domain/questions.py), in order.
+    questions: Mapped[list[Question]] = relationship(
+        primaryjoin="and_(Question.event_id == Event.id, Question.deleted_at.is_(None))",
+        order_by="(Question.position, Question.id)",
+        viewonly=True,
+    )
 
     __table_args__ = (
         UniqueConstraint("organisation_id", "external_uid", name="uq_event_external_uid"),
@@ -256,6 +264,13 @@ class Occurrence(db.Model):
     # explicitly squeezed in beyond the capacity. The CHECK below refuses any overbooking.
     seats_taken: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     seats_over_capacity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Accessibility (domain/accessibility.py): codes added to the venue's, held places.
+    accessibility: Mapped[str] = mapped_column(String(300), default="")
+    wheelchair_spaces: Mapped[int] = mapped_column(Integer, default=0)
+    wheelchair_release_hours: Mapped[int] = mapped_column(Integer, default=24)
+    # Group requests (domain/groups.py).
+    groups: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_group_size: Mapped[int | None] = mapped_column(Integer)
 
     event: Mapped[Event] = relationship(back_populates="occurrences")
     venue: Mapped[Venue] = relationship()
@@ -271,6 +286,8 @@ class Occurrence(db.Model):
             "AND seats_taken <= capacity + seats_over_capacity",
             name="seats_within_capacity",
         ),
+        CheckConstraint("wheelchair_spaces >= 0", name="wheelchair_spaces_not_negative"),
+        CheckConstraint("wheelchair_release_hours >= 0", name="wheelchair_release_not_negative"),
     )
 
     @property
@@ -308,8 +325,18 @@ class Booking(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "I use a wheelchair": the party takes one held place (domain/accessibility.py).
+    wheelchair: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A group request (domain/groups.py): seats = children + adults.
+    group_name: Mapped[str | None] = mapped_column(String(200))
+    group_type: Mapped[str | None] = mapped_column(String(20))
+    group_children: Mapped[int | None] = mapped_column(Integer)
+    group_adults: Mapped[int | None] = mapped_column(Integer)
 
     occurrence: Mapped[Occurrence] = relationship(back_populates="bookings")
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="booking", order_by="Answer.position", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         CheckConstraint("seats >= 1", name="seats_positive"),
@@ -328,6 +355,64 @@ class Booking(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_BOOKING_STATUSES
+
+    @property
+    def is_group(self) -> bool:
+        return self.group_type is not None
+
+
+class QuestionType(enum.StrEnum):
+    TEXT = "text"
+    TEXTAREA = "textarea"
+    CHOICE = "choice"
+    MULTIPLE = "multiple"
+    CHECKBOX = "checkbox"
+    NUMBER = "number"
+
+
+class Question(db.Model):
+    """A registration question of an event (domain/questions.py).
+
+    Removing one that has answers only marks it ``deleted_at``: answers keep
+    their own copy of the label, so they stay readable whatever happens to it.
+    """
+
+    __tablename__ = "question"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[str] = mapped_column(String(300))
+    label_en: Mapped[str] = mapped_column(String(300), default="")
+    type: Mapped[str] = mapped_column(String(20))
+    choices: Mapped[list] = mapped_column(JSON, default=list)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    event: Mapped[Event] = relationship()
+
+
+class Answer(db.Model):
+    """One booking's answer, with the question's label as it was asked."""
+
+    __tablename__ = "answer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(
+        ForeignKey("booking.id", ondelete="CASCADE"), index=True
+    )
+    question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("question.id", ondelete="SET NULL"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[str] = mapped_column(String(300))
+    label_en: Mapped[str] = mapped_column(String(300), default="")
+    type: Mapped[str] = mapped_column(String(20))
+    value: Mapped[object] = mapped_column(JSON, nullable=True)
+
+    booking: Mapped[Booking] = relationship(back_populates="answers")
+    question: Mapped[Question | None] = relationship()
 
 
 class OutboxMessage(db.Model):

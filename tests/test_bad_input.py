@@ -1496,3 +1496,202 @@ def test_query_strings_never_fail(client, make):
 
     check()
     assert answers[200] + answers[301] >= 10, answers  # most were answered, not refused
+
+
+# --- registration answers and group requests (i14) ----------------------------------
+
+
+def seldom(good, bad):
+    """Seven times in eight the good value: with many fields, whole requests still pass."""
+    return st.integers(0, 7).flatmap(lambda n: bad if n == 0 else good)
+
+
+def answer_count() -> int:
+    from calendrier.models import Answer
+
+    return db.session.scalar(select(func.count()).select_from(Answer))
+
+
+def asked_world(make):
+    """An event asking one question of each type; its date takes groups."""
+    from calendrier.domain import questions
+
+    occurrence = make.occurrence(
+        capacity=100_000, max_seats_per_booking=1000, groups=True, max_group_size=60
+    )
+    event_id = occurrence.event_id
+    asked = {
+        "text": questions.create_question(event_id, label="Employeur", type="text", required=True),
+        "choice": questions.create_question(
+            event_id, label="Financement", type="choice", choices=["OPCO", "=1+1"]
+        ),
+        "multiple": questions.create_question(
+            event_id, label="Régime", type="multiple", choices=["Végétarien", "Sans gluten"]
+        ),
+        "checkbox": questions.create_question(event_id, label="Photos", type="checkbox"),
+        "number": questions.create_question(event_id, label="Âge", type="number"),
+    }
+    return occurrence, {kind: q.id for kind, q in asked.items()}
+
+
+NICE_NAMES = ["Zoë Ézéchiel", "שלום עולם", "李小龙", "🎉 Ana 🎫", "  Studio Folimage  "]
+good_answers = {
+    "text": st.sampled_from(NICE_NAMES),
+    "choice": st.sampled_from(["OPCO", "=1+1"]),
+    "multiple": st.lists(st.sampled_from(["Végétarien", "Sans gluten"]), unique=True),
+    "checkbox": st.booleans(),
+    "number": st.one_of(st.integers(-1000, 1000), st.floats(-1e6, 1e6, allow_nan=False)),
+}
+
+
+def stored_answers(booking) -> dict:
+    return {a.question_id: a.value for a in booking.answers}
+
+
+def expected(kind: str, value):
+    if kind == "text":
+        return value.strip()
+    if kind == "number":
+        return int(value) if float(value).is_integer() else float(value)
+    if kind == "multiple":
+        return [c for c in ["Végétarien", "Sans gluten"] if c in value] or None
+    return value
+
+
+def test_api_answers_refused_as_422_or_stored_exactly(client, make):
+    occurrence, ids = asked_world(make)
+    url = f"{API}/occurrences/{occurrence.id}/bookings"
+    accepted = collections.Counter()
+
+    @hammer
+    @given(
+        answers=st.fixed_dictionaries(
+            {
+                kind: seldom(strategy, st.one_of(texts, json_any))
+                for kind, strategy in good_answers.items()
+            }
+        ),
+        drop=seldom(st.just(set()), st.sets(st.sampled_from(list(good_answers)))),
+        extra=seldom(st.just({}), st.dictionaries(st.text(max_size=6), json_any, max_size=2)),
+    )
+    def check(answers, drop, extra):
+        body_answers = {str(ids[k]): v for k, v in answers.items() if k not in drop}
+        body_answers |= extra
+        body = {"name": "Ana", "email": unique_email(), "seats": 1, "consent": True}
+        body["answers"] = body_answers
+        before, answers_before = snapshot(), answer_count()
+        response = json_or_raw(client, "POST", url, body)
+        if response.status_code != 201:
+            assert_api_refusal(response, (400, 413, 422))
+            assert snapshot() == before and answer_count() == answers_before
+            return
+        accepted["api"] += 1
+        booking = db.session.scalar(
+            select(Booking).where(Booking.token == response.get_json()["token"])
+        )
+        stored = stored_answers(booking)
+        for kind, value in answers.items():
+            if kind in drop:
+                continue
+            want = expected(kind, value)
+            if want is not None:
+                assert stored[ids[kind]] == want, (kind, value, stored)
+
+    check()
+    assert accepted["api"] >= 3, accepted  # the stored-exactly check really ran
+
+
+def test_api_group_requests_refused_as_422_or_stored_exactly(client, make):
+    occurrence, ids = asked_world(make)
+    url = f"{API}/occurrences/{occurrence.id}/bookings"
+    required = {str(ids["text"]): "Folimage"}
+    accepted = collections.Counter()
+
+    @hammer
+    @given(
+        name=maybe(nice_texts, texts),
+        kind=maybe(st.sampled_from(["school", "association", "company", "other"]), texts),
+        children=maybe(st.integers(0, 30), st.sampled_from([-1, 10**30, 1.5, "3", None])),
+        adults=maybe(st.integers(1, 30), st.sampled_from([-1, 10**30, 1.5, "3", None])),
+        seats=st.one_of(st.none(), st.integers(1, 5), json_any),
+    )
+    def check(name, kind, children, adults, seats):
+        group = {"name": name, "type": kind, "children": children, "adults": adults}
+        body = {"name": "Mme Durand", "email": unique_email(), "consent": True}
+        body |= {"group": group, "answers": required}
+        if seats is not None:
+            body["seats"] = seats
+        before = snapshot()
+        response = json_or_raw(client, "POST", url, body)
+        if response.status_code != 201:
+            assert_api_refusal(response, (400, 409, 413, 422))
+            assert snapshot() == before
+            return
+        accepted["api"] += 1
+        created = response.get_json()
+        booking = db.session.scalar(select(Booking).where(Booking.token == created["token"]))
+        assert created["status"] == "pending"  # a group always waits for approval
+        assert booking.seats == children + adults <= 60
+        assert (booking.group_name, booking.group_type) == (name.strip(), kind)
+        assert (booking.group_children, booking.group_adults) == (children, adults)
+
+    check()
+    assert accepted["api"] >= 3, accepted
+
+
+def test_booking_form_answers_and_groups_refused_cleanly_or_stored_exactly(client, make):
+    occurrence, ids = asked_world(make)
+    url = f"/events/{occurrence.event.slug}"
+    accepted = collections.Counter()
+
+    @hammer
+    @given(
+        employer=mostly(st.sampled_from(NICE_NAMES), texts),
+        funding=mostly(st.sampled_from(["OPCO", "=1+1", ""]), texts),
+        diet=mostly(
+            st.lists(st.sampled_from(["Végétarien", "Sans gluten"]), unique=True),
+            st.lists(texts, max_size=2),
+        ),
+        age=mostly(st.integers(0, 120).map(str), number_texts),
+        group=st.integers(0, 2).map(bool),  # twice in three a group
+        children=mostly(st.integers(0, 30).map(str), number_texts),
+        adults=mostly(st.integers(1, 30).map(str), number_texts),
+        kind=mostly(st.sampled_from(["school", "company"]), texts),
+    )
+    def check(employer, funding, diet, age, group, children, adults, kind):
+        data = {
+            "occurrence": occurrence.id,
+            "name": "Ana Martin",
+            "email": unique_email(),
+            "seats": "1",
+            "consent": "y",
+            f"q_{ids['text']}": employer,
+            f"q_{ids['choice']}": funding,
+            f"q_{ids['multiple']}": diet,
+            f"q_{ids['number']}": age,
+        }
+        if group:
+            data |= {"group_request": "y", "group_name": "CM1", "group_type": kind}
+            data |= {"group_children": children, "group_adults": adults}
+        before, answers_before = snapshot(), answer_count()
+        response = client.post(url, data=data)
+        assert response.status_code in (302, 400, 422), response.status_code
+        if response.status_code != 302:
+            assert snapshot() == before and answer_count() == answers_before
+            return
+        accepted["group" if group else "person"] += 1
+        booking = db.session.scalar(
+            select(Booking).where(Booking.email == data["email"].strip().lower())
+        )
+        stored = stored_answers(booking)
+        assert stored[ids["text"]] == employer.strip()
+        if funding.strip():
+            assert stored[ids["choice"]] == funding
+        if diet:
+            assert stored[ids["multiple"]] == expected("multiple", diet)
+        if group:
+            assert booking.status == "pending"
+            assert booking.seats == int(children) + int(adults)
+
+    check()
+    assert accepted["person"] >= 2 and accepted["group"] >= 1, accepted

@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from ..domain import bookings as rules
 from ..domain.errors import BookingClosed, TooManyForAddress
+from ..domain.groups import GroupRequest
 from ..domain.notifications import manage_url
 from ..extensions import db, limiter
 from ..i18n import current_language
@@ -112,12 +113,15 @@ def book(headers: dict, data: dict, occurrence_id: int):
     request = rules.BookingRequest(
         name=data["name"],
         email=data["email"],
-        seats=data["seats"],
+        seats=data.get("seats", 0),
         phone=data.get("phone", ""),
         locale=data.get("locale") or current_language(),
         consent=data["consent"],
         source="api",
         idempotency_key=key,
+        wheelchair=data.get("wheelchair", False),
+        answers=data.get("answers"),
+        group=GroupRequest(**data["group"]) if data.get("group") else None,
     )
     try:
         result = rules.book(occurrence_id, request)

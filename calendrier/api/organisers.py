@@ -6,13 +6,13 @@ import re
 
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..domain import bookings as rules
-from ..domain import catalogue, trainings
+from ..domain import catalogue, questions, trainings
 from ..domain import feedback as opinions
 from ..extensions import db
-from ..models import Booking, Event, Occurrence, Organisation
+from ..models import Booking, Event, Occurrence, Organisation, Question
 from .auth import current_organiser, organiser_only, require_access
 from .common import (
     BOOKING_REFERENCE,
@@ -35,6 +35,9 @@ from .schemas import (
     OccurrenceCreateSchema,
     OccurrencePatchSchema,
     OccurrenceSchema,
+    QuestionCreateSchema,
+    QuestionPatchSchema,
+    QuestionSchema,
     VenueCreateSchema,
     VenueSchema,
 )
@@ -180,6 +183,7 @@ def attendees(occurrence_id: int):
         select(Booking)
         .where(Booking.occurrence_id == occurrence.id)
         .order_by(Booking.status, Booking.created_at, Booking.id)
+        .options(selectinload(Booking.answers))
     ).all()
 
 
@@ -285,3 +289,73 @@ def feedback(occurrence_id: int):
             for answer, booking in found.answers
         ],
     }
+
+
+# --- registration questions ----------------------------------------------------
+
+QUESTION_ID = {"in": "path", "name": "question_id", "description": "A question's id.", "example": 1}
+
+
+def _managed_event(slug: str) -> Event:
+    event = db.session.scalar(select(Event).where(Event.slug == slug)) if is_slug(slug) else None
+    if event is None:
+        fail(404, "not_found")
+    require_access(event.organisation_id)
+    return event
+
+
+def _managed_question(question_id: int) -> Question:
+    question = db.session.get(Question, question_id)
+    if question is None or question.deleted_at is not None:
+        fail(404, "not_found")
+    require_access(question.event.organisation_id)
+    return question
+
+
+@bp.route(f"/events/{SLUG_RULE}/questions", methods=["POST"], parameters=[EVENT_SLUG])
+@organiser_only(bp)
+@bp.arguments(QuestionCreateSchema)
+@bp.response(201, QuestionSchema)
+@bp.alt_response(404, schema=ErrorSchema, description="No event has this slug.")
+@bp.alt_response(422, **INVALID)
+def create_question(data: dict, slug: str):
+    """Add a registration question at the end of an event's booking form
+
+    Bookings then answer it in `answers`: `{"<id>": value}`: a string (`text`,
+    `textarea`, `choice`), a list of strings (`multiple`), `true`/`false` (`checkbox`;
+    required means ticked) or a number (`number`).
+    """
+    event = _managed_event(slug)
+    return questions.create_question(event.id, actor=current_organiser(), **data)
+
+
+@bp.route(
+    f"/questions/<int(max={2_147_483_647}):question_id>",
+    methods=["PATCH"],
+    parameters=[QUESTION_ID],
+)
+@organiser_only(bp)
+@bp.arguments(QuestionPatchSchema)
+@bp.response(200, QuestionSchema)
+@bp.alt_response(404, **NOT_FOUND)
+@bp.alt_response(422, **INVALID)
+def patch_question(data: dict, question_id: int):
+    """Change a question; the answers already given keep the wording they answered"""
+    require_json_body()
+    question = _managed_question(question_id)
+    return questions.update_question(question.id, actor=current_organiser(), **data)
+
+
+@bp.route(
+    f"/questions/<int(max={2_147_483_647}):question_id>",
+    methods=["DELETE"],
+    parameters=[QUESTION_ID],
+)
+@organiser_only(bp)
+@bp.response(204)
+@bp.alt_response(404, **NOT_FOUND)
+def delete_question(question_id: int):
+    """Stop asking a question; its answers stay readable with the bookings"""
+    question = _managed_question(question_id)
+    questions.delete_question(question.id, actor=current_organiser())
+    return ""

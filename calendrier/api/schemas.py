@@ -8,7 +8,8 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import validate
 
-from ..domain import listing, trainings
+from ..domain import accessibility, listing, questions, trainings
+from ..domain.groups import GROUP_TYPES
 from ..domain.images import image_json
 from ..domain.languages import TRANSLATED_FIELDS, localised
 from ..forms import PHONE_PATTERN
@@ -112,6 +113,55 @@ class OccurrenceSchema(ma.Schema):
 
     def get_sittings(self, occurrence) -> list[dict]:
         return SittingSchema(many=True).dump(_sittings(occurrence))
+    # accessibility, held wheelchair places, group requests (domain/accessibility.py, groups.py)
+    accessibility = ma.fields.Function(
+        accessibility.occurrence_codes,
+        required=True,
+        metadata={"description": "Accessibility codes: the venue's and this date's own."},
+    )
+    wheelchair_spaces = ma.fields.Integer(
+        required=True, metadata={"description": "Places held for wheelchair users."}
+    )
+    wheelchair_release_hours = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Held places go to everyone this many hours before the start."},
+    )
+    wheelchair_spaces_left = ma.fields.Function(
+        lambda o: o.availability.wheelchair_left,
+        required=True,
+        metadata={
+            "description": "Held places still free (0 once released), apart from seats_left."
+        },
+    )
+    groups = ma.fields.Boolean(required=True, metadata={"description": "Takes group requests."})
+    max_group_size = ma.fields.Integer(required=True, allow_none=True)
+
+
+class QuestionSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    label = ma.fields.String(required=True)
+    label_en = ma.fields.String(required=True)
+    type = ma.fields.String(required=True, validate=validate.OneOf(questions.TYPES))
+    choices = ma.fields.List(ma.fields.String(), required=True)
+    required = ma.fields.Boolean(required=True)
+
+
+class QuestionCreateSchema(ma.Schema):
+    label = Line(300, required=True)
+    label_en = OneLine(300)
+    type = ma.fields.String(required=True, validate=validate.OneOf(questions.TYPES))
+    choices = ma.fields.List(
+        Line(200),
+        validate=validate.Length(max=questions.MAX_CHOICES),
+        metadata={"description": "The choices offered (types choice and multiple only)."},
+    )
+    required = StrictBoolean(load_default=False)
+
+
+class QuestionPatchSchema(QuestionCreateSchema):
+    label = Line(300)
+    type = ma.fields.String(validate=validate.OneOf(questions.TYPES))
+    required = StrictBoolean()
 
 
 class EventSchema(ma.Schema):
@@ -132,6 +182,11 @@ class EventSchema(ma.Schema):
         metadata={"description": "Its public page."},
     )
     occurrences = ma.fields.List(ma.fields.Nested(OccurrenceSchema), required=True)
+    questions = ma.fields.List(
+        ma.fields.Nested(QuestionSchema),
+        required=True,
+        metadata={"description": "Registration questions, answered in a booking's `answers`."},
+    )
     title_en = ma.fields.String(
         required=True, metadata={"description": "The English title; empty if none."}
     )
@@ -183,10 +238,50 @@ class ImageSchema(ma.Schema):
 # --- booking --------------------------------------------------------------------
 
 
+class GroupSchema(ma.Schema):
+    name = Line(200, required=True)
+    type = ma.fields.String(required=True, validate=validate.OneOf(list(GROUP_TYPES)))
+    children = Count(0, 10_000, load_default=0)
+    adults = Count(0, 10_000, load_default=0)
+
+
+def AccessCodes(**kwargs) -> ma.fields.List:
+    kwargs.setdefault(
+        "metadata", {"description": "Accessibility codes: " + ", ".join(accessibility.CODES)}
+    )
+    return ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(accessibility.CODES)),
+        validate=validate.Length(max=len(accessibility.CODES) * 2),
+        **kwargs,
+    )
+
+
 class BookingRequestSchema(ma.Schema):
     name = Line(200, required=True)
     email = ma.fields.Email(required=True, validate=validate.Length(max=320))
-    seats = Count(1, 1000, required=True)
+    seats = Count(
+        1, 1000, metadata={"description": "Required, except for a group (children + adults)."}
+    )
+    wheelchair = StrictBoolean(
+        load_default=False,
+        metadata={"description": "Someone in the party uses a wheelchair: takes a held place."},
+    )
+    answers = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(max=20)),
+        values=ma.fields.Raw(allow_none=True),
+        validate=validate.Length(max=100),
+        metadata={"description": 'Registration answers: {"<question id>": value}.'},
+    )
+    group = ma.fields.Nested(
+        GroupSchema,
+        metadata={"description": "A group request (dates with `groups`): waits for approval."},
+    )
+
+    @ma.validates_schema(skip_on_field_errors=False)
+    def seats_or_group(self, data, **kwargs):
+        if "seats" not in data and "group" not in data:
+            raise ma.ValidationError("Missing data for required field.", "seats")
+
     consent = StrictBoolean(
         required=True,
         validate=validate.Equal(True, error="Please accept the privacy notice to book."),
@@ -288,6 +383,10 @@ class FilterArgs(ma.Schema):
     available = ma.fields.Boolean(
         metadata={"description": "true: only occurrences that can still be booked."}
     )
+    access = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(accessibility.CODES)),
+        metadata={"description": "Only dates offering all these accessibility codes (repeat)."},
+    )
     page = ma.fields.Integer(load_default=1, validate=validate.Range(1, PAGE_MAX))
     per_page = ma.fields.Integer(
         load_default=listing.DEFAULT_PER_PAGE, validate=validate.Range(1, listing.MAX_PER_PAGE)
@@ -334,6 +433,26 @@ class AttendeeSchema(ma.Schema):
     confirmed_at = Moment(required=True, allow_none=True)
     cancelled_at = Moment(required=True, allow_none=True)
     checked_in_at = Moment(required=True, allow_none=True)
+    wheelchair = ma.fields.Boolean(required=True)
+    group = ma.fields.Function(
+        lambda b: (
+            {
+                "name": b.group_name,
+                "type": b.group_type,
+                "children": b.group_children,
+                "adults": b.group_adults,
+            }
+            if b.is_group
+            else None
+        ),
+        required=True,
+        allow_none=True,
+    )
+    answers = ma.fields.Function(
+        questions.as_json,
+        required=True,
+        metadata={"description": "Registration answers, each with its question's label."},
+    )
 
 
 class OccurrenceFieldsSchema(ma.Schema):
@@ -366,6 +485,15 @@ class OccurrenceFieldsSchema(ma.Schema):
             "`[]` makes it one sitting again. Sittings with attendance recorded cannot move."
         },
     )
+    accessibility = AccessCodes()
+    wheelchair_spaces = Count(
+        0, MAX_CAPACITY, metadata={"description": "Places held for wheelchair users (default 0)."}
+    )
+    wheelchair_release_hours = Count(
+        0, 24 * 366, metadata={"description": "Released to everyone this many hours before."}
+    )
+    groups = StrictBoolean(metadata={"description": "Takes group requests."})
+    max_group_size = Count(1, 10_000, allow_none=True)
 
 
 class OccurrenceCreateSchema(OccurrenceFieldsSchema):
@@ -399,6 +527,7 @@ class VenueSchema(ma.Schema):
     latitude = ma.fields.Float(required=True, allow_none=True)
     longitude = ma.fields.Float(required=True, allow_none=True)
     timezone = ma.fields.String(required=True)
+    accessibility = ma.fields.Function(accessibility.venue_codes, required=True)
     organisation = ma.fields.Function(
         lambda v: v.organisation.slug if v.organisation else None,
         required=True,
@@ -412,6 +541,7 @@ class VenueCreateSchema(ma.Schema):
     city = Line(120, required=True)
     postcode = OneLine(20)
     access = Text(5000)
+    accessibility = AccessCodes()
     capacity = Count(1, MAX_CAPACITY, allow_none=True)
     latitude = Number(-90, 90, allow_none=True)
     longitude = Number(-180, 180, allow_none=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus, Occurrence, User
@@ -76,6 +77,7 @@ def attendee_list(
         query = query.where(Booking.status.in_((BookingStatus.CANCELLED, BookingStatus.REJECTED)))
     elif show in ("confirmed", "pending", "waitlisted"):
         query = query.where(Booking.status == show)
+    query = query.options(selectinload(Booking.answers))  # shown in the list and exports
     return list(db.session.scalars(query.order_by(*SORTS.get(sort, SORTS["name"]))))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -31,7 +31,7 @@ from ..models import (
     User,
 )
 from ..timeutil import utcnow
-from . import audit
+from . import accessibility, audit, groups, questions
 from .booking_limits import check_confirmations_per_address
 from .errors import (
     BookingClosed,
@@ -72,6 +72,10 @@ class BookingRequest:
     consent: bool = True
     source: str = "web"
     idempotency_key: str | None = None
+    wheelchair: bool = False  # "I use a wheelchair": the party takes one held place
+    answers: dict | None = None  # {"<question id>": value}, checked by questions.py
+    group: groups.GroupRequest | None = None  # seats are then the group's
+    checked_answers: list = field(default_factory=list, repr=False)  # set by book()
 
 
 @dataclass
@@ -329,6 +333,7 @@ def book(
         check_confirmations_per_address(request.email, now)
 
     try:
+        request = _with_checked_answers(occurrence_id, request, by_organiser=actor is not None)
         if actor is None and not override_capacity:
             booking = _take_while_seats_are_free(occurrence_id, request, now)
             if booking is not None:
@@ -397,8 +402,12 @@ def _take_while_seats_are_free(
 
 
 def _may_take_at_once(occurrence: Occurrence, request: BookingRequest, now: datetime) -> bool:
-    """Open, no approval, a number of seats allowed: the rush path may try."""
-    if occurrence.requires_approval:
+    """Open, no approval, a number of seats allowed: the rush path may try.
+
+    Never while wheelchair places are held or for a group: those are decided under the
+    lock by ``_take``, so the conditional UPDATE never gives an ordinary party a held place.
+    """
+    if occurrence.requires_approval or _needs_the_lock(occurrence, request, now):
         return False
     try:
         _check_open_and_seats(occurrence, request, by_organiser=False, now=now)
@@ -440,7 +449,8 @@ def _take(
     if free > 0 and occurrence.waitlist and promote_waitlist(occurrence, now):
         # Seats freed and not yet offered go to the queue first.
         free = seats_free(occurrence)
-    if occurrence.requires_approval and not by_organiser:
+    free = _room(occurrence, free, request.wheelchair, now)
+    if (occurrence.requires_approval or request.group is not None) and not by_organiser:
         # Pending requests hold no seats: see "Approvals" in the README.
         status = BookingStatus.PENDING
     elif request.seats <= free or override_capacity:
@@ -465,9 +475,11 @@ def _check_open_and_seats(
         raise BookingClosed()
     if not by_organiser and not is_booking_open(occurrence, now):
         raise BookingClosed()
-    if request.seats < 1:
-        raise TooManySeats(occurrence.max_seats_per_booking)
-    if not by_organiser and request.seats > occurrence.max_seats_per_booking:
+    if request.group is not None:
+        groups.check(occurrence, request.group)  # instead of the per-booking maximum
+    elif request.seats < 1 or (
+        not by_organiser and request.seats > occurrence.max_seats_per_booking
+    ):
         raise TooManySeats(occurrence.max_seats_per_booking)
 
 
@@ -497,6 +509,7 @@ def _new_booking(
         created_at=now,
     )
     db.session.add(booking)
+    _write_extras(booking, request)
     db.session.flush()
     queue_booking_email(booking, str(status))
     _audit(
@@ -509,6 +522,37 @@ def _new_booking(
         override_capacity=override_capacity,
     )
     return booking
+
+
+def _with_checked_answers(
+    occurrence_id: int, request: BookingRequest, *, by_organiser: bool
+) -> BookingRequest:
+    """The registration answers checked before anything is written (``questions.py``).
+
+    A group's seats are its children and adults, whatever ``seats`` said.
+    """
+    asked = questions.occurrence_questions(occurrence_id)
+    checked = questions.check_answers(asked, request.answers, require=not by_organiser)
+    seats = request.group.seats if request.group is not None else request.seats
+    return replace(request, checked_answers=checked, seats=seats)
+
+
+def _needs_the_lock(occurrence: Occurrence, request: BookingRequest, now: datetime) -> bool:
+    """Held wheelchair places and group requests are decided under the lock, by ``_take``."""
+    return request.group is not None or accessibility.holds_places(occurrence, now)
+
+
+def _room(occurrence: Occurrence, free: int, wheelchair: bool, now: datetime) -> int:
+    """The seats this party may take of the ``free`` ones: held places only for wheelchairs."""
+    return accessibility.room(free, accessibility.held_left(occurrence, now), wheelchair)
+
+
+def _write_extras(booking: Booking, request: BookingRequest) -> None:
+    """What a booking carries besides its seats: wheelchair, group, answers."""
+    booking.wheelchair = bool(request.wheelchair)
+    if request.group is not None:
+        groups.write(booking, request.group)
+    questions.write_answers(booking, request.checked_answers)
 
 
 # --- one transaction per change ---------------------------------------------
@@ -575,6 +619,9 @@ def approve(
             raise InvalidTransition()
         if occurrence.status != OccurrenceStatus.SCHEDULED:
             raise BookingClosed()
+        free = _room(occurrence, seats_free(occurrence), booking.wheelchair, now)
+        if booking.seats > free and not override_capacity:
+            raise OccurrenceFull()
         _take_seats(occurrence, booking.seats, override_capacity)
         booking.status = BookingStatus.CONFIRMED
         booking.confirmed_at = now
@@ -666,6 +713,8 @@ def change_seats(
                 raise CancellationClosed()
         if booking.status == BookingStatus.CONFIRMED:
             if seats > before:
+                if seats - before > _room(occurrence, seats_free(occurrence), False, now):
+                    raise OccurrenceFull()
                 _take_seats(occurrence, seats - before)
             else:
                 _free_seats(occurrence, before - seats)
@@ -819,12 +868,14 @@ def promote_waitlist(
         )
         .order_by(Booking.created_at, Booking.id)
     )
+    held = accessibility.held_left(occurrence, now)
     for booking in waiting:
-        if booking.seats <= free:
+        if booking.seats <= accessibility.room(free, held, booking.wheelchair):
             _take_seats(occurrence, booking.seats)
             booking.status = BookingStatus.CONFIRMED
             booking.confirmed_at = now
             free -= booking.seats
+            held -= 1 if booking.wheelchair else 0
             promoted.append(booking)
             queue_booking_email(booking, "promoted")
             _audit(actor, "booking.promoted", booking, seats=booking.seats, by="waiting list")
@@ -850,6 +901,7 @@ class Availability:
     state: str  # cancelled, past, not_yet_open, closed, full, waitlist, last_places, open
     booking_open: bool
     opens_at: datetime | None = None
+    wheelchair_left: int = 0  # held places still free for wheelchair users
 
     @property
     def can_request(self) -> bool:
@@ -857,8 +909,17 @@ class Availability:
         return self.state in ("open", "last_places", "waitlist")
 
 
-def availability(occurrence: Occurrence, taken: int, now: datetime | None = None) -> Availability:
+def availability(
+    occurrence: Occurrence, taken: int, now: datetime | None = None, held: int = 0
+) -> Availability:
+    """``held``: wheelchair places not yet taken (``accessibility.held_left``), apart."""
     now = now or utcnow()
+    held = min(held, max(occurrence.capacity - taken, 0))
+    if held:
+        seen = availability(occurrence, taken + held, now)
+        if seen.state == "full":  # full for everyone else; a wheelchair user may still book
+            seen = replace(seen, state="last_places", booking_open=True)
+        return replace(seen, wheelchair_left=held)
     left = max(occurrence.capacity - taken, 0)
     opens, closes = booking_window(occurrence)
     if occurrence.status == OccurrenceStatus.CANCELLED:

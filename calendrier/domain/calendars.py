@@ -49,6 +49,7 @@ from ..models import (
     Venue,
 )
 from ..timeutil import utcnow
+from . import accessibility
 from .images import file_path, largest_jpeg
 from .languages import event_text
 
@@ -367,6 +368,7 @@ def occurrence_lines(
     lines += [
         f"URL:{page}",
         f"CATEGORIES:{escape_text(texts.kind(event.kind))}",
+        *_accessibility_lines(occurrence),
         f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
         "CLASS:PUBLIC",
         f"TRANSP:{'TRANSPARENT' if cancelled else 'OPAQUE'}",
@@ -575,6 +577,7 @@ CALENDAR_ATTRIBUTES = (
     "cancel_reason",
     "sequence",
     "external_uid",
+    "accessibility",
 )
 
 
@@ -639,3 +642,9 @@ def _remember_departures(session: Session, _context, _instances) -> None:
                 )
     if stones:
         session.add_all(stones)
+
+
+def _accessibility_lines(occurrence: Occurrence) -> list[str]:
+    """``X-ACCESSIBILITY:wheelchair,hearing_loop`` (what ``events import`` reads back)."""
+    value = accessibility.ical_value(accessibility.occurrence_codes(occurrence))
+    return [f"{accessibility.ICAL_PROPERTY}:{value}"] if value else []

@@ -38,7 +38,7 @@ from ..models import (
     Venue,
 )
 from ..timeutil import localize, utcnow
-from . import accounts, audit, bookings, trainings
+from . import accessibility, accounts, audit, bookings, groups, questions, trainings
 from .errors import CapacityBelowBookings, InvalidInput, NotFound
 from .notifications import KINDS as EMAIL_KINDS
 from .notifications import queue_booking_email
@@ -442,6 +442,7 @@ def duplicate_event(
     db.session.flush()
     for values in copies:
         db.session.add(Occurrence(event_id=copy.id, **values))
+    questions.copy_questions(source.id, copy.id)
     audit.record(
         actor,
         "event.duplicated",
@@ -478,6 +479,8 @@ def _shifted_copy(errors: _Errors, occurrence: Occurrence, days: int) -> dict[st
         "booking_opens_at": shifted(occurrence.booking_opens_at),
         "booking_closes_at": shifted(occurrence.booking_closes_at),
         "cancellation_deadline_hours": occurrence.cancellation_deadline_hours,
+        **accessibility.copied(occurrence),
+        **groups.copied(occurrence),
     }
 
 
@@ -507,6 +510,8 @@ OCCURRENCE_FIELDS = frozenset(
         "booking_closes_at",
         "cancellation_deadline_hours",
         "sittings",
+        *accessibility.OCCURRENCE_FIELDS,
+        *groups.OCCURRENCE_FIELDS,
     }
 )
 # Changes a calendar app must notice: SEQUENCE is raised and attendees are told.
@@ -547,6 +552,9 @@ def _occurrence_values(
     for name in ("waitlist", "requires_approval"):
         if name in data:
             values[name] = bool(data[name])
+    capacity = values.get("capacity", current.capacity if current is not None else None)
+    values.update(accessibility.occurrence_values(errors, data, capacity))
+    values.update(groups.occurrence_values(errors, data))
 
     def final(name: str):
         if name in values:
@@ -591,10 +599,14 @@ def create_occurrence(
     cancellation_deadline_hours: int = 0,
     sittings: list[dict[str, Any]] | None = None,
     actor: User | None = None,
+    **options: Any,
 ) -> Occurrence:
     """A new date for an event. Naive times are wall-clock times at the venue.
 
-    ``sittings`` (``[{starts_at, ends_at}]``) cut it into parts, see ``trainings``."""
+    ``sittings`` (``[{starts_at, ends_at}]``) cut it into parts, see ``trainings``;
+    ``options``: accessibility, held wheelchair places, group requests.
+    """
+    _known_fields(options, OCCURRENCE_FIELDS, "occurrence")
     event = _get(Event, event_id)
     data = {
         "starts_at": starts_at,
@@ -607,6 +619,7 @@ def create_occurrence(
         "booking_opens_at": booking_opens_at,
         "booking_closes_at": booking_closes_at,
         "cancellation_deadline_hours": cancellation_deadline_hours,
+        **options,
     }
     errors = _Errors()
     values = _occurrence_values(errors, data, None)
@@ -929,6 +942,7 @@ VENUE_FIELDS = frozenset(
         "longitude",
         "timezone",
         "slug",
+        "accessibility",
         "organisation_id",
     }
 )
@@ -944,6 +958,7 @@ def _venue_values(errors: _Errors, data: dict[str, Any], venue: Venue | None) ->
             values[name] = _text(errors, name, data[name], limit, required=name == "name")
     if "access" in data:
         values["access"] = _text(errors, "access", data["access"], 5000, multiline=True)
+    values.update(accessibility.venue_values(errors, data))
     if "capacity" in data:
         values["capacity"] = (
             None

@@ -19,6 +19,7 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from ..models import Booking, Occurrence
+from . import groups, questions
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -111,3 +112,19 @@ def filename(occurrence: Occurrence, extension: str) -> str:
     tz = ZoneInfo(current_app.config["TIMEZONE"])
     day = occurrence.starts_at.astimezone(tz).strftime("%Y-%m-%d-%H%M")
     return f"{occurrence.event.slug}-{day}.{extension}"
+
+
+def table(bookings: Sequence[Booking], language: str = "fr") -> list[list[object]]:
+    """The whole export: the columns above, wheelchair and group, one column per question."""
+    keys = questions.columns(bookings, language)
+    head = [*header(), _("Wheelchair"), _("Group"), *(label for _key, label in keys)]
+    body = [
+        [
+            *row,
+            _("Yes") if b.wheelchair else "",
+            groups.describe(b),
+            *questions.cells(b, [key for key, _label in keys]),
+        ]
+        for row, b in zip(rows(bookings), bookings, strict=True)
+    ]
+    return [head, *body]

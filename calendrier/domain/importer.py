@@ -41,7 +41,7 @@ from ..models import (
     Venue,
 )
 from ..timeutil import localize, utcnow
-from . import audit, catalogue
+from . import accessibility, audit, catalogue
 from .errors import DomainError, InvalidInput
 from .import_limits import Budget, LimitReached, frequency_refused, gives_a_date, walk
 from .text import has_control_characters
@@ -178,6 +178,7 @@ class _Instance:
     ends_at: datetime
     venue: Venue
     cancelled: bool
+    accessibility: str = ""  # from X-ACCESSIBILITY, as stored (domain/accessibility.py)
 
 
 @dataclass
@@ -521,7 +522,10 @@ def _instance(key, component, start, options, venues, report) -> _Instance:
     if length <= timedelta(0):
         raise _Refused(REASONS["ends_before_start"])
     status = str(component.get("status", "")).upper()
-    return _Instance(key, first, first + length, venue, status == "CANCELLED")
+    codes = accessibility.parse_list(str(component.get(accessibility.ICAL_PROPERTY, "")))
+    return _Instance(
+        key, first, first + length, venue, status == "CANCELLED", accessibility.encode(codes)
+    )
 
 
 class _VenueFinder:
@@ -714,6 +718,7 @@ def _apply(group: _Group, organisation: Organisation, options: ImportOptions, re
             capacity=capacity,
             max_seats_per_booking=current_app.config["DEFAULT_MAX_SEATS_PER_BOOKING"],
             external_uid=instance.key,
+            accessibility=instance.accessibility,
         )
         db.session.add(occurrence)
         db.session.flush()
@@ -759,6 +764,8 @@ def _update_occurrence(instance, occurrence, group, options, report) -> None:
         changes["ends_at"] = instance.ends_at
     if occurrence.venue_id != instance.venue.id:
         changes["venue"] = instance.venue.id
+    if (occurrence.accessibility or "") != instance.accessibility:
+        changes["accessibility"] = accessibility.decode(instance.accessibility)
     changed = False
     if occurrence.is_cancelled:
         if not instance.cancelled:

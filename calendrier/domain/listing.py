@@ -34,6 +34,7 @@ from ..models import (
     Venue,
 )
 from ..timeutil import utcnow
+from . import accessibility
 from . import bookings as rules
 
 DEFAULT_PER_PAGE = 20
@@ -64,6 +65,7 @@ class Filters:
     places_left: bool = False
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
+    access: tuple[str, ...] = ()  # accessibility codes, all required
 
     @property
     def is_empty(self) -> bool:
@@ -87,6 +89,8 @@ class Filters:
             args["to"] = self.date_to.isoformat()
         if self.places_left:
             args["available"] = "1"
+        if self.access:
+            args["access"] = list(self.access)
         if page and self.page != 1:
             args["page"] = str(self.page)
         if page and self.per_page != DEFAULT_PER_PAGE:
@@ -175,6 +179,11 @@ def parse_filters(args: Mapping) -> tuple[Filters, dict[str, str]]:
     elif raw_available not in FALSE_VALUES:
         errors["available"] = "invalid"
 
+    access = _values(args, "access")
+    if accessibility.unknown_codes(access):
+        errors["access"] = "unknown"
+        access = [c for c in access if c in accessibility.BY_CODE]
+
     page = _positive_int(args.get("page"), 1, errors, "page", maximum=100_000)
     per_page = _positive_int(
         args.get("per_page"), DEFAULT_PER_PAGE, errors, "per_page", maximum=MAX_PER_PAGE
@@ -190,6 +199,7 @@ def parse_filters(args: Mapping) -> tuple[Filters, dict[str, str]]:
         places_left=places_left,
         page=page,
         per_page=per_page,
+        access=tuple(access),
     )
     return filters, errors
 
@@ -301,7 +311,7 @@ def occurrence_query(
     tz = site_zone()
     query = select(Occurrence).join(Occurrence.event).where(Event.status == EventStatus.PUBLISHED)
     # venues and organisers are joined only when a filter needs them (cheaper counts)
-    if filters.venues or filters.q:
+    if filters.venues or filters.q or filters.access:
         query = query.join(Occurrence.venue)
     if filters.organisations or filters.q:
         query = query.join(Event.organisation)
@@ -337,6 +347,14 @@ def occurrence_query(
                     )
                 )
             )
+    for code in filters.access:
+        pattern = f"% {_escape_like(code)} %"
+        query = query.where(
+            or_(
+                Occurrence.accessibility.like(pattern, escape="\\"),
+                Venue.accessibility.like(pattern, escape="\\"),
+            )
+        )
     if not include_cancelled:
         query = query.where(Occurrence.status == OccurrenceStatus.SCHEDULED)
     if filters.places_left:
@@ -449,6 +467,7 @@ def search_events(filters: Filters, *, now: datetime | None = None) -> tuple[lis
             select(Event)
             .where(Event.id.in_(event_ids))
             .options(joinedload(Event.organisation), joinedload(Event.parent))
+            .options(selectinload(Event.questions))  # the API shows them: one query in all
         )
     }
     occurrences = db.session.scalars(
@@ -504,7 +523,11 @@ def with_availability(
 ) -> list[tuple[Occurrence, rules.Availability]]:
     """Each occurrence with what a person sees at a glance, from its seat counter: no query."""
     now = now or utcnow()
-    return [(o, rules.availability(o, o.seats_taken, now)) for o in occurrences]
+    occurrences = list(occurrences)
+    held = accessibility.held_left_by_occurrence(occurrences, now)  # no query when none holds
+    return [
+        (o, rules.availability(o, o.seats_taken, now, held.get(o.id, 0))) for o in occurrences
+    ]
 
 
 def filter_choices() -> tuple[list[Venue], list[Organisation]]:

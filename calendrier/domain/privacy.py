@@ -36,7 +36,7 @@ from ..models import (
     User,
 )
 from ..timeutil import utcnow
-from . import audit, newsletter
+from . import audit, newsletter, questions
 from . import bookings as rules
 from .bookings import normalise_email
 from .errors import InvalidTransition, NotFound
@@ -106,10 +106,12 @@ def _anonymise(booking_ids: list[int], now: datetime) -> int:
                 "token": secrets.token_urlsafe(32),
                 "idempotency_key": None,
                 "anonymised_at": now,
+                "group_name": None,  # "Mme Durand's class" names someone
             }
             for booking_id in booking_ids
         ],
     )
+    questions.erase_answers(booking_ids)  # an employer, a need: they may say who it was
     # Emails about these bookings: keep that they were sent (and when), not what they said.
     unsent = OutboxMessage.status.in_((OutboxStatus.QUEUED, OutboxStatus.SENDING))
     result = db.session.execute(
@@ -401,6 +403,9 @@ def _booking(booking: Booking) -> dict[str, Any]:
         "starts_at": _iso(occurrence.starts_at),
         "ends_at": _iso(occurrence.ends_at),
         "venue": occurrence.venue.name,
+        "wheelchair": booking.wheelchair,
+        "group": booking.group_name,
+        "answers": {answer.label: answer.value for answer in booking.answers},
         **_training_data(booking),
     }
 

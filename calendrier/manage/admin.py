@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
-from ..domain import catalogue
+from ..domain import accessibility, catalogue
 from ..domain.errors import InvalidInput
 from ..extensions import db
 from ..models import AuditEntry, Organisation, User, Venue
@@ -93,10 +93,19 @@ def venue_form(venue_id: int | None = None):
     _organisation_choices(form.organisation_id, _("— shared by the cluster —"))
     if request.method == "GET" and venue is not None:
         form.organisation_id.data = venue.organisation_id or NO_ORGANISATION
+        form.accessibility.data = accessibility.decode(venue.accessibility)
     if form.validate_on_submit():
         data = {
             name: form[name].data
-            for name in ("name", "address", "postcode", "city", "access", "capacity")
+            for name in (
+                "name",
+                "address",
+                "postcode",
+                "city",
+                "access",
+                "capacity",
+                "accessibility",
+            )
         }
         data.update(
             latitude=form.latitude.data,

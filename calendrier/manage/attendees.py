@@ -259,7 +259,7 @@ def booking_new(occurrence_id: int):
 
 def _export_table(occurrence):
     bookings = roster.attendee_list(occurrence.id, sort="name", show="all")
-    table = [exports.header(), *exports.rows(bookings)]
+    table = exports.table(bookings, current_language())
     return training_columns.with_attendance_and_feedback(table, bookings)
 
 

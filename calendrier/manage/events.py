@@ -12,8 +12,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from ..domain import accessibility, catalogue, trainings
 from ..domain import bookings as rules
-from ..domain import catalogue, trainings
 from ..domain.errors import InvalidInput
 from ..extensions import db
 from ..models import Event, EventKind, Occurrence, OccurrenceStatus, Organisation, Venue
@@ -265,6 +265,7 @@ def occurrence_edit(occurrence_id: int):
     zone = ZoneInfo(occurrence.venue.timezone)
     if request.method == "GET":
         form.venue.data = occurrence.venue.slug
+        form.accessibility.data = accessibility.decode(occurrence.accessibility)
         for name in ("starts_at", "ends_at", "booking_opens_at", "booking_closes_at"):
             form[name].data = _wall_clock(getattr(occurrence, name))
         form.sittings.data = trainings.as_lines(occurrence, zone)

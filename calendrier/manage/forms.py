@@ -37,7 +37,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..domain import trainings
+from ..domain import accessibility, trainings
 from ..forms import AttendeeFieldsMixin, no_control_characters
 from ..models import EventKind
 
@@ -247,7 +247,39 @@ class SittingsFieldsMixin:
         return trainings.parse_lines(lines)
 
 
-class OccurrenceForm(SittingsFieldsMixin, OccurrenceFieldsMixin, FlaskForm):
+def access_choices() -> list[SelectChoice]:
+    return options((f.code, f.label) for f in accessibility.FEATURES)
+
+
+class AccessFieldsMixin:
+    """A date's own accessibility, its held wheelchair places and group requests (i14)."""
+
+    accessibility = MultiCheckboxField(
+        _l("Accessibility of this date (besides the venue's)"),
+        choices=access_choices(),
+        validate_choice=False,  # domain/accessibility.py says which codes are unknown
+    )
+    wheelchair_spaces = IntegerField(
+        _l("Places held for wheelchair users"),
+        default=0,
+        validators=[Optional(), NumberRange(min=0, max=100_000)],
+        render_kw={"inputmode": "numeric", "min": 0},
+    )
+    wheelchair_release_hours = IntegerField(
+        _l("Held places go to everyone this many hours before the start"),
+        default=24,
+        validators=[Optional(), NumberRange(min=0, max=24 * 366)],
+        render_kw={"inputmode": "numeric", "min": 0},
+    )
+    groups = BooleanField(_l("Takes group requests (school classes, associations…)"))
+    max_group_size = IntegerField(
+        _l("Most people in one group (empty: no limit)"),
+        validators=[Optional(), NumberRange(min=1, max=10_000)],
+        render_kw={"inputmode": "numeric", "min": 1},
+    )
+
+
+class OccurrenceForm(SittingsFieldsMixin, AccessFieldsMixin, OccurrenceFieldsMixin, FlaskForm):
     starts_at = DateTimeLocalField(
         _l("Starts"), format=DATETIME_FORMAT, validators=[InputRequired()]
     )
@@ -414,6 +446,9 @@ class VenueForm(FlaskForm):
         _l("Access and accessibility"),
         validators=[Optional(), Length(max=5000)],
         render_kw={"rows": 3},
+    )
+    accessibility = MultiCheckboxField(
+        _l("Accessibility of the venue"), choices=access_choices(), validate_choice=False
     )
     latitude = FloatField(_l("Latitude"), validators=[Optional(), NumberRange(min=-90, max=90)])
     longitude = FloatField(_l("Longitude"), validators=[Optional(), NumberRange(min=-180, max=180)])

@@ -323,5 +323,6 @@ from . import (  # noqa: E402, F401
     imports,
     outreach,
     privacy,
+    questions,
     tokens,
 )

@@ -25,10 +25,11 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ..domain import accessibility, images, listing, questions, showcase, trainings
 from ..domain import bookings as rules
-from ..domain import images, listing, showcase, trainings
 from ..domain.errors import (
     BookingClosed,
+    InvalidInput,
     OccurrenceFull,
     TooManyForAddress,
     TooManySeats,
@@ -291,7 +292,8 @@ def event_detail(slug: str):
     visible = [o for o in event.occurrences if o.ends_at > now - timedelta(days=1)]
     trainings.preload_sittings(visible)  # the page lists them: one query for all
     rows = listing.with_availability(visible)
-    form = BookingForm()
+    asked = questions.event_questions(event.id)
+    form = extras.booking_form(BookingForm, asked, visible)
     # A followed event (domain/sources.py) is booked at its source, never here.
     form.occurrence.choices = [] if event.source_url else bookable_choices(rows)
     if request.method == "GET":
@@ -314,9 +316,12 @@ def event_detail(slug: str):
             locale=current_language(),
             consent=form.consent.data,
             source="web",
+            **extras.request_extras(form, asked),
         )
         try:
             result = rules.book(form.occurrence.data, booking_request)
+        except InvalidInput as error:
+            extras.show_errors(form, error, asked)
         except TooManySeats as error:
             form.seats.errors.append(_("At most %(n)d places per booking.", n=error.maximum))
         except OccurrenceFull:
@@ -341,7 +346,7 @@ def event_detail(slug: str):
                 form.form_errors.append(
                     _("This form was already sent for another booking. Check it and send it again.")
                 )
-                return _event_page(event, rows, form, 422)
+                return _event_page(event, rows, form, 422, asked)
             # Someone typed an email that already holds a booking: its link goes to
             # that address, never to whoever typed it.
             rules.resend_booking_link(booking.id)
@@ -354,10 +359,10 @@ def event_detail(slug: str):
             )
             return redirect(url_for("public.event_detail", slug=event.slug), 303)
     status = 422 if request.method == "POST" else 200
-    return _event_page(event, rows, form, status)
+    return _event_page(event, rows, form, status, asked)
 
 
-def _event_page(event: Event, rows, form: BookingForm, status: int):
+def _event_page(event: Event, rows, form: BookingForm, status: int, asked):
     programme = None
     if event.kind == EventKind.FESTIVAL or event.children:
         programme = listing.by_day(listing.with_availability(listing.festival_programme(event)))
@@ -372,6 +377,7 @@ def _event_page(event: Event, rows, form: BookingForm, status: int):
             event=event,
             rows=rows,
             form=form,
+            asked=asked,
             programme=programme,
             json_ld=event_json_ld(event, rows),
             og_image=images.image_json(event.image),
@@ -459,6 +465,7 @@ def event_json_ld(event: Event, rows) -> list[dict]:
             "eventAttendanceMode": "https://schema.org/OfflineEventAttendanceMode",
             "location": place,
             "organizer": organizer,
+            **accessibility.json_ld(accessibility.occurrence_codes(occurrence)),
             "inLanguage": "fr",
             "maximumAttendeeCapacity": occurrence.capacity,
             "remainingAttendeeCapacity": avail.seats_left,
@@ -506,4 +513,5 @@ def google_calendar_link(occurrence) -> str:
     return "https://calendar.google.com/calendar/render?" + urlencode(query)
 
 
-from . import bookings  # noqa: E402, F401 - the attendee's own pages, on this blueprint
+# the attendee's own pages, and the booking form's extras (wheelchair, questions, groups)
+from . import bookings, extras  # noqa: E402, F401
