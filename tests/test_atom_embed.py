@@ -50,7 +50,8 @@ def test_the_atom_feed_is_valid_and_takes_the_filters(client, programme):
     assert [e.title for e in only.entries] == ["Projection du soir"]
     assert "kind=screening" in only.feed.id
     english = feedparser.parse(client.get("/events.atom?lang=en").data)
-    assert english.feed.title == "Agenda of the animation-film cluster"
+    assert english.feed.title == "Agenda"  # the site's name (its settings), in any language
+    assert english.feed.language == "en"
     assert client.get("/events.atom?from=not-a-date").status_code == 400
 
     etag = answer.headers["ETag"]

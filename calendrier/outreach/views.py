@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 
 from ..domain import listing, newsletter
 from ..domain.errors import InvalidInput, NotFound
+from ..domain.settings import current_settings
 from ..extensions import csrf, limiter
 from ..i18n import current_language
 from .forms import ButtonForm, SubscribeForm
@@ -189,7 +190,7 @@ def atom():
             feed_id=self_url,
             updated=updated,
             language=language,
-            title=_("Agenda of the animation-film cluster"),
+            title=current_settings().name,
         )
     response = Response(body, content_type="application/atom+xml; charset=utf-8")
     response.headers["Cache-Control"] = "public, max-age=300"

@@ -128,9 +128,9 @@ def test_a_partners_page_frames_the_embed_which_follows_its_height(
 ):
     _programme(make)
     app.config["EMBED_ORIGINS"] = partner.origin
-    live_server.url("/")
     with app.test_request_context():
-        snippet = embed_snippet()
+        snippet = embed_snippet()  # reads the site's settings: before the server may write
+    live_server.url("/")  # ends the test's transaction (SQLite's write lock)
     partner.html = (
         '<!doctype html><html lang="fr"><head><title>Studio partenaire</title></head>'
         f"<body><main><h1>Notre agenda</h1>{snippet}</main></body></html>"
