@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +31,7 @@ from ..models import (
 )
 from ..timeutil import utcnow
 from . import audit
+from .deadlines import cancellation_deadline
 from .errors import (
     BookingClosed,
     CancellationClosed,
@@ -122,10 +123,6 @@ def is_booking_open(occurrence: Occurrence, now: datetime | None = None) -> bool
         and (opens is None or opens <= now)
         and now < closes
     )
-
-
-def cancellation_deadline(occurrence: Occurrence) -> datetime:
-    return occurrence.starts_at - timedelta(hours=occurrence.cancellation_deadline_hours or 0)
 
 
 def can_attendee_cancel(booking: Booking, now: datetime | None = None) -> bool:

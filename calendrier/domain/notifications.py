@@ -19,6 +19,7 @@ from ..models import Booking, BookingStatus, OutboxMessage
 from ..timeutil import utcnow
 from .calendars import calendar_bytes, fold, format_utc, param_value
 from .check_in_codes import EMAIL_IMAGE_ID, check_in_url
+from .deadlines import cancellation_deadline
 from .outbox import mark_written
 
 # kind -> (subject, lead paragraph, iCalendar METHOD of the attachment or None)
@@ -183,8 +184,6 @@ def queue_booking_email(
         subject = subject_of() % {"title": event.title}
         context["subject"] = subject
         context["has_calendar"] = method is not None
-        from .bookings import cancellation_deadline  # the rule lives there (which imports us)
-
         context["deadline"] = deadline = cancellation_deadline(occurrence)
         context["can_change"] = utcnow() < deadline
         body_text = render_template("email/booking.txt", **context)
