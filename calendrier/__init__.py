@@ -28,7 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
 
     from . import accounts, database, i18n, web  # noqa: F401 - accounts registers the user loader
-    from .domain import outbox
+    from .domain import notifications, outbox  # noqa: F401 - notifications registers its renderers
 
     database.init_app(app)
     outbox.init_app(app)  # delivery right after the commit, when configured

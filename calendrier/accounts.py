@@ -6,13 +6,12 @@ import hashlib
 import secrets
 
 from flask import abort, current_app, render_template
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from .domain import catalogue
+from .domain import catalogue, outbox
 from .extensions import db, login_manager
 from .models import ApiToken, OutboxMessage, User
 from .timeutil import utcnow
@@ -95,25 +94,32 @@ def user_for_reset_token(token: str, max_age: int = INVITE_MAX_AGE) -> User | No
 
 
 def queue_password_email(user: User, kind: str = "reset") -> OutboxMessage:
-    """Write the reset (or welcome) email to the outbox; the caller commits."""
-    link = f"{current_app.config['PUBLIC_URL']}/manage/reset/{password_reset_token(user)}"
-    with force_locale(user.locale or "fr"):
-        if kind == "welcome":
-            subject = _("Your organiser account on the agenda")
-        else:
-            subject = _("Choose a new password")
-        context = {"user": user, "link": link, "kind": kind}
-        body_text = render_template("manage/email/password.txt", **context)
-        body_html = render_template("manage/email/password.html", **context)
-    message = OutboxMessage(
-        kind=f"password_{kind}",
-        recipient=user.email,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
+    """Write the reset (or welcome) email's intent to the outbox; the caller commits.
+
+    The link is made when the worker sends it, from the account as it is then.
+    """
+    return outbox.queue(
+        f"password_{kind}", user.email, locale=user.locale or "fr", snapshot={"user_id": user.id}
     )
-    db.session.add(message)
-    return message
+
+
+@outbox.renders("password_reset", "password_welcome")
+def render_password_email(row: OutboxMessage) -> outbox.Email:
+    user = db.session.get(User, (row.snapshot or {}).get("user_id") or 0)
+    if user is None or not user.active:
+        raise outbox.Skip("the account no longer exists or was disabled")
+    kind = row.kind.removeprefix("password_")
+    link = f"{current_app.config['PUBLIC_URL']}/manage/reset/{password_reset_token(user)}"
+    if kind == "welcome":
+        subject = _("Your organiser account on the agenda")
+    else:
+        subject = _("Choose a new password")
+    context = {"user": user, "link": link, "kind": kind}
+    return outbox.Email(
+        subject=subject,
+        text=render_template("manage/email/password.txt", **context),
+        html=render_template("manage/email/password.html", **context),
+    )
 
 
 def request_password_reset(email: str) -> None:

@@ -29,7 +29,7 @@ def send(watch: bool, interval: float, batch: int):
     """
     if not watch:
         report = outbox.deliver_all(batch)
-        click.echo(f"sent {report.sent}, failed {report.failed} (will retry)")
+        click.echo(summary(report))
         return
     stop = threading.Event()
     handler = lambda *_: stop.set()  # noqa: E731
@@ -44,7 +44,7 @@ def send(watch: bool, interval: float, batch: int):
                 click.echo(f"delivery failed, retrying: {error}", err=True)
             else:
                 if report.claimed:
-                    click.echo(f"sent {report.sent}, failed {report.failed} (will retry)")
+                    click.echo(summary(report))
             stop.wait(interval)
     except KeyboardInterrupt:
         pass
@@ -53,9 +53,16 @@ def send(watch: bool, interval: float, batch: int):
     click.echo("stopped")
 
 
+def summary(report: outbox.DeliveryReport) -> str:
+    text = f"sent {report.sent}, failed {report.failed} (will retry)"
+    if report.skipped:
+        text += f", skipped {report.skipped} (no longer true)"
+    return text
+
+
 @mail_group.command("status")
 def status():
-    """How many emails are queued, being sent, sent and given up."""
+    """How many emails are queued, being sent, sent, skipped and given up."""
     for state, count in outbox.counts().items():
         click.echo(f"{state}: {count}")
 

@@ -1,4 +1,27 @@
-"""Delivery of the email outbox: claimed in batches, sent after the commit, retried.
+"""The email outbox: what to tell whom, written with the change; rendered and sent later.
+
+**What a row holds.** The intent, not the finished email: its ``kind``, the booking it
+is about (``booking_id``, when there is one), the language (``locale``) and a small
+``snapshot`` (JSON) of what the email must state as of the change: the status it
+announces, the seats, the date and the place, the organiser's words. Writing it costs
+the change's transaction one small insert (``queue``); the templates, the ``.ics`` and
+the QR code are made by the worker, when it sends.
+
+**Kinds: the extension point.** Each kind has a renderer, registered with
+``@renders("kind", ...)``: a function ``(row) -> Email`` called at send time, inside the
+row's language (``force_locale``), that reads what it needs (the booking as it is now,
+the snapshot as it was) and returns the subject, text, HTML and optional ``.ics`` and
+check-in code. When what the email would state has become untrue (a confirmation for a
+booking cancelled meanwhile), the renderer raises ``Skip("why")``: the row ends
+``skipped``, with the reason, and is never sent. A new kind of email (an organiser's
+message, a feedback request, a certificate, a newsletter letter) is a module that calls
+``queue(kind, recipient, snapshot=...)`` in its transaction and registers its renderer;
+the module must be imported by the app factory (its blueprint or domain import does) so
+the worker knows it. A row whose kind has no renderer fails at once (``mail status``
+shows it; ``mail retry`` sends it once the code is there). Rows written before this
+design (rendered at write time, ``body_text`` set) are sent as written.
+
+**Delivery**: claimed in batches, sent after the commit, retried.
 
 The rules that make each message go out once, and never be lost:
 
@@ -28,11 +51,14 @@ import smtplib
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app, has_request_context
+from flask_babel import force_locale
 from flask_mail import Message, email_dispatched
 from sqlalchemy import event, func, or_, select, update
 
@@ -68,11 +94,99 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     claimed: int = 0
+    skipped: int = 0
 
     def add(self, other: DeliveryReport) -> None:
         self.sent += other.sent
         self.failed += other.failed
         self.claimed += other.claimed
+        self.skipped += other.skipped
+
+
+# --- the intent, and the renderers that turn it into an email ----------------
+
+
+@dataclass
+class Email:
+    """One rendered email, as the worker sends it."""
+
+    subject: str
+    text: str
+    html: str = ""
+    ics: str | None = None
+    ics_method: str | None = None  # the attachment's METHOD (PUBLISH, CANCEL)
+    check_in_url: str | None = None  # attached as an inline QR code when set
+
+
+class Skip(Exception):
+    """What this email would state is no longer true: it is not sent (the reason is kept)."""
+
+
+class UnknownKind(LookupError):
+    """No renderer is registered for a row's kind: it fails at once, nothing is guessed."""
+
+
+Renderer = Callable[[OutboxMessage], Email]
+RENDERERS: dict[str, Renderer] = {}
+
+
+def renders(*kinds: str) -> Callable[[Renderer], Renderer]:
+    """Register the renderer of one or more kinds of email (see the module's docstring)."""
+
+    def register(renderer: Renderer) -> Renderer:
+        for kind in kinds:
+            RENDERERS[kind] = renderer
+        return renderer
+
+    return register
+
+
+def queue(
+    kind: str,
+    recipient: str,
+    *,
+    booking_id: int | None = None,
+    locale: str = "fr",
+    snapshot: dict[str, Any] | None = None,
+    ics_method: str | None = None,
+    dedup_key: str | None = None,
+) -> OutboxMessage:
+    """Write the intent of an email in the caller's transaction (the caller commits).
+
+    ``ics_method``: the calendar file it will carry (``PUBLISH``, ``CANCEL``), decided by
+    the change itself. ``dedup_key`` (unique) makes "once" a database guarantee, e.g.
+    ``reminder:<id>``.
+    """
+    row = OutboxMessage(
+        kind=kind,
+        booking_id=booking_id,
+        recipient=recipient,
+        locale=locale,
+        snapshot=snapshot or {},
+        ics_method=ics_method,
+        dedup_key=dedup_key,
+    )
+    db.session.add(row)
+    mark_written()
+    return row
+
+
+def render(row: OutboxMessage) -> Email:
+    """The email ``row`` stands for, as true now. Raises ``Skip`` or ``UnknownKind``."""
+    if row.body_text is not None:  # written before renderers existed: sent as written
+        return Email(
+            subject=row.subject,
+            text=row.body_text,
+            html=row.body_html or "",
+            ics=row.ics,
+            ics_method=row.ics_method if row.ics else None,
+            check_in_url=row.check_in_url,
+        )
+    renderer = RENDERERS.get(row.kind)
+    if renderer is None:
+        raise UnknownKind(f"no renderer for emails of kind {row.kind!r}")
+    with force_locale(row.locale or "fr"):
+        return renderer(row)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -163,7 +277,9 @@ def _fail(row: OutboxMessage, worker: str, error: Exception, now: datetime) -> N
 
 
 def is_permanent(error: Exception) -> bool:
-    """A 5xx answer about this message: retrying will not help."""
+    """A 5xx answer about this message, or a kind nobody renders: retrying will not help."""
+    if isinstance(error, UnknownKind):
+        return True
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _message in error.recipients.values()]
         return bool(codes) and all(code >= 500 for code in codes)
@@ -177,23 +293,25 @@ def is_permanent(error: Exception) -> bool:
 # --- building and sending ----------------------------------------------------
 
 
-def build_message(row: OutboxMessage) -> CalendarMessage:
+def build_message(row: OutboxMessage, email: Email | None = None) -> CalendarMessage:
+    """The MIME message for ``row`` (rendered now unless ``email`` is given)."""
+    email = email or render(row)
     msg = CalendarMessage(
-        subject=row.subject,
+        subject=email.subject,
         recipients=[row.recipient],
-        body=row.body_text,
-        html=row.body_html or None,
+        body=email.text,
+        html=email.html or None,
     )
     msg.msgId = message_id(row)
-    if row.ics:
-        msg.ics_method = row.ics_method
-        filename = "cancel.ics" if row.ics_method == "CANCEL" else "invitation.ics"
-        msg.attach(filename, "text/calendar", row.ics.encode())
-    if row.check_in_url and row.body_html:
+    if email.ics:
+        msg.ics_method = email.ics_method
+        filename = "cancel.ics" if email.ics_method == "CANCEL" else "invitation.ics"
+        msg.attach(filename, "text/calendar", email.ics.encode())
+    if email.check_in_url and email.html:
         msg.attach(
             "check-in.png",
             "image/png",
-            qr_png(row.check_in_url),
+            qr_png(email.check_in_url),
             "inline",
             headers={"Content-ID": f"<{EMAIL_IMAGE_ID}>"},
         )
@@ -304,7 +422,21 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
             if not _still_mine(row.id, worker):
                 continue  # taken over by another worker: it is theirs now
             try:
-                connection.send(build_message(row))
+                email = render(row)  # as things are now, just before it goes
+            except Skip as reason:
+                db.session.rollback()
+                _finish(row.id, worker, status=OutboxStatus.SKIPPED, last_error=str(reason))
+                report.skipped += 1
+                continue
+            except Exception as error:
+                db.session.rollback()
+                log.exception("rendering outbox %s failed", row.id)
+                _fail(row, worker, error, utcnow())
+                report.failed += 1
+                continue
+            db.session.commit()  # the reads done: hold no transaction while talking SMTP
+            try:
+                connection.send(build_message(row, email))
             except Exception as error:
                 log.warning("sending outbox %s failed: %s", row.id, error)
                 _fail(row, worker, error, utcnow())
@@ -315,6 +447,7 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
                     worker,
                     status=OutboxStatus.SENT,
                     sent_at=utcnow(),
+                    subject=email.subject[:300],  # what went out, for the record
                     last_error="",
                 )
                 report.sent += 1
@@ -374,7 +507,7 @@ def mail_delivery(app: Flask) -> str:
 
 
 def mark_written() -> None:
-    """Called when a message is added to the session: deliver once it is committed."""
+    """Called when a message is added to the session (``queue`` does): deliver once committed."""
     db.session.info["outbox_written"] = True
 
 
