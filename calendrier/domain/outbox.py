@@ -477,6 +477,42 @@ def counts() -> dict[str, int]:
     return result
 
 
+@dataclass
+class Waiting:
+    """Messages queued for a later attempt (a backoff after a failure), and the soonest."""
+
+    count: int
+    next_at: datetime | None
+
+
+def waiting(now: datetime | None = None) -> Waiting:
+    """What waits for its backoff (``mail send`` and ``mail status`` say it)."""
+    now = now or utcnow()
+    count, soonest = db.session.execute(
+        select(func.count(OutboxMessage.id), func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at > now
+        )
+    ).one()
+    db.session.commit()
+    return Waiting(count or 0, soonest if count else None)
+
+
+def bring_forward(now: datetime | None = None) -> int:
+    """Make the messages waiting for their backoff due now (``mail send --now``). Commits.
+
+    Only rows still ``queued`` change: one a worker has claimed meanwhile keeps its claim,
+    and each is still sent by whoever claims it, once.
+    """
+    now = now or utcnow()
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at > now)
+        .values(next_attempt_at=now)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
 def retry_failed(since: datetime | None = None) -> int:
     """Queue the given-up messages again, from scratch (after a mail set-up was fixed). Commits."""
     query = update(OutboxMessage).where(
