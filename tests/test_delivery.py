@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -202,6 +203,31 @@ def test_server_down_for_a_while_then_back(app, make):
     finally:
         server.stop()
     assert len(received_ids(server)) == total
+
+
+def test_a_connection_lost_mid_batch_puts_the_rest_back_untried(app, make):
+    server = SMTPServer(hold_after=1).start()  # accepts one, then goes down with the next
+    point_mail_at(app, server.port)
+    queue(make, 4)
+
+    def goes_down():
+        server.handler.holding.wait(60)
+        server.stop()
+
+    stopper = threading.Thread(target=goes_down)
+    stopper.start()
+    try:
+        report = outbox.deliver()
+    finally:
+        stopper.join(60)
+    assert (report.sent, report.failed) == (1, 3)
+    rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [r.status for r in rows] == ["sent", "queued", "queued", "queued"]
+    # The one cut off counts an attempt; the two never tried do not, and wait with it.
+    assert [r.attempts for r in rows] == [1, 1, 0, 0]
+    assert len({r.next_attempt_at for r in rows[1:]}) == 1
+    assert "not tried" in rows[3].last_error
+    assert len(server.envelopes) == 1
 
 
 def test_each_message_has_one_stable_message_id(smtp, make):

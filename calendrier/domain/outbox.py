@@ -276,6 +276,36 @@ def _fail(row: OutboxMessage, worker: str, error: Exception, now: datetime) -> N
     )
 
 
+def connection_lost(error: Exception) -> bool:
+    """The line to the mail server is gone (down, reset, timed out), not a refusal."""
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return True
+    return isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException)
+
+
+def _release(ids: list[int], worker: str, until: datetime) -> int:
+    """Put back claimed messages that were not tried: that claim was no attempt. Commits."""
+    if not ids:
+        return 0
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.claimed_by == worker,
+            OutboxMessage.status == OutboxStatus.SENDING,
+        )
+        .values(
+            status=OutboxStatus.QUEUED,
+            claimed_by=None,
+            attempts=OutboxMessage.attempts - 1,
+            next_attempt_at=until,
+            last_error="not tried: the connection to the mail server was lost",
+        )
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
 def is_permanent(error: Exception) -> bool:
     """A 5xx answer about this message, or a kind nobody renders: retrying will not help."""
     if isinstance(error, UnknownKind):
@@ -418,7 +448,7 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
             report.failed += 1
         return report
     try:
-        for row in rows:
+        for position, row in enumerate(rows):
             if not _still_mine(row.id, worker):
                 continue  # taken over by another worker: it is theirs now
             try:
@@ -439,8 +469,15 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
                 connection.send(build_message(row, email))
             except Exception as error:
                 log.warning("sending outbox %s failed: %s", row.id, error)
-                _fail(row, worker, error, utcnow())
+                now = utcnow()
+                _fail(row, worker, error, now)
                 report.failed += 1
+                if connection_lost(error):
+                    # The rest of the batch would wait a timeout each on a dead line:
+                    # it is put back at once, to be retried with this one.
+                    rest = [r.id for r in rows[position + 1 :]]
+                    report.failed += _release(rest, worker, now + backoff(row.attempts))
+                    break
             else:
                 _finish(
                     row.id,
