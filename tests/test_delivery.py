@@ -305,3 +305,27 @@ def test_in_development_emails_land_in_files_right_after_the_booking(app, client
     while statuses() != {"sent": 1} and time.monotonic() < deadline:
         time.sleep(0.05)
     assert statuses() == {"sent": 1}
+
+
+def test_the_development_sender_ends_its_round_before_the_app_goes(app, client, make):
+    """Stopped mid-round, it finishes and hands its connection back to a live pool."""
+    app.config.update(MAIL_BACKEND="files", MAIL_DELIVERY="after_commit")
+    occurrence = make.occurrence(capacity=10)
+    for n in range(3):
+        response = client.post(
+            f"/events/{occurrence.event.slug}",
+            data={
+                "occurrence": occurrence.id,
+                "name": "Ana Martin",
+                "email": f"p{n}@example.org",
+                "seats": 1,
+                "consent": "y",
+            },
+        )
+        assert response.status_code == 302
+    db.session.rollback()
+    sender = outbox._senders[id(app)]
+    outbox.stop_background_delivery(app)  # as the test fixture does before disposing
+    assert not sender.thread.is_alive()
+    db.session.remove()
+    assert db.engine.pool.checkedout() == 0

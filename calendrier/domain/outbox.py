@@ -591,6 +591,7 @@ class BackgroundSender:
         self.app = app
         self.wake = threading.Event()
         self.wake.set()  # first round: whatever was queued before the server started
+        self.stopping = False
         self.thread = threading.Thread(target=self.run, name="outbox-sender", daemon=True)
         self.thread.start()
 
@@ -598,6 +599,8 @@ class BackgroundSender:
         while True:
             self.wake.wait()
             self.wake.clear()
+            if self.stopping:
+                return
             with self.app.app_context():
                 try:
                     deliver_all()
@@ -607,8 +610,24 @@ class BackgroundSender:
                     db.session.remove()
 
 
+    def stop(self, timeout: float = 60) -> None:
+        self.stopping = True
+        self.wake.set()
+        self.thread.join(timeout)
+
+
 _senders: dict[int, BackgroundSender] = {}
 _senders_lock = threading.Lock()
+
+
+def stop_background_delivery(app: Flask) -> None:
+    """End the app's after-commit sender once its round is done; call it before disposing
+    the app's engine, or the round in progress hands its connection back to a pool that
+    is gone, and that connection is closed by the garbage collector, whenever it runs."""
+    with _senders_lock:
+        sender = _senders.pop(id(app), None)
+    if sender is not None:
+        sender.stop()
 
 
 def _after_commit(session) -> None:
