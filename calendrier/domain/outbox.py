@@ -402,7 +402,9 @@ class FileTransport:
     def send(self, msg: Message) -> None:
         number = msg.msgId.strip("<>").split("@")[0]
         path = self.folder / f"{utcnow():%Y%m%d-%H%M%S}-{number}.eml"
-        path.write_bytes(msg.as_bytes())
+        partial = path.with_suffix(".eml.part")
+        partial.write_bytes(msg.as_bytes())
+        partial.replace(path)  # whoever watches the folder never sees half an email
         self.app.logger.info("email to %s: %s (%s)", ", ".join(msg.send_to), msg.subject, path)
         email_dispatched.send(self.app, message=msg)
 
