@@ -6,22 +6,21 @@ from flask import Flask
 
 from .config import configure
 from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
-
-ROOT = Path(__file__).resolve().parent.parent
+from .resources import resource_dir
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(resource_dir("templates")),
         static_folder="static",
     )
     configure(app, test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(resource_dir("migrations")))
     mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)

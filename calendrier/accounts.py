@@ -5,15 +5,19 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from flask import abort, current_app, render_template
-from flask_babel import gettext as _
+from flask import abort
 from flask_login import current_user
-from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from .domain import catalogue, outbox
+from .domain import catalogue
+from .domain.accounts import (  # the links and emails, named here too for the doors
+    INVITE_MAX_AGE,
+    RESET_MAX_AGE,
+    queue_password_email,
+    user_for_reset_token,
+)
 from .extensions import db, login_manager
-from .models import ApiToken, OutboxMessage, User
+from .models import ApiToken, User
 from .timeutil import utcnow
 
 login_manager.login_view = "manage.login"
@@ -61,65 +65,7 @@ def require_organisation_access(organisation_id: int | None) -> None:
         abort(403)
 
 
-# --- password reset and invitation, by email through the outbox -----------------
-
-RESET_MAX_AGE = 2 * 3600  # seconds a reset link stays valid
-INVITE_MAX_AGE = 7 * 24 * 3600
-
-
-def _reset_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
-
-
-def _password_fingerprint(user: User) -> str:
-    """Changes with the password, so a link works once and dies when the password changes."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
-def password_reset_token(user: User) -> str:
-    return _reset_serializer().dumps({"id": user.id, "pw": _password_fingerprint(user)})
-
-
-def user_for_reset_token(token: str, max_age: int = INVITE_MAX_AGE) -> User | None:
-    try:
-        data = _reset_serializer().loads(token, max_age=max_age)
-    except BadData:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("id"), int):
-        return None
-    user = db.session.get(User, data["id"])
-    if user is None or not user.active or data.get("pw") != _password_fingerprint(user):
-        return None
-    return user
-
-
-def queue_password_email(user: User, kind: str = "reset") -> OutboxMessage:
-    """Write the reset (or welcome) email's intent to the outbox; the caller commits.
-
-    The link is made when the worker sends it, from the account as it is then.
-    """
-    return outbox.queue(
-        f"password_{kind}", user.email, locale=user.locale or "fr", snapshot={"user_id": user.id}
-    )
-
-
-@outbox.renders("password_reset", "password_welcome")
-def render_password_email(row: OutboxMessage) -> outbox.Email:
-    user = db.session.get(User, (row.snapshot or {}).get("user_id") or 0)
-    if user is None or not user.active:
-        raise outbox.Skip("the account no longer exists or was disabled")
-    kind = row.kind.removeprefix("password_")
-    link = f"{current_app.config['PUBLIC_URL']}/manage/reset/{password_reset_token(user)}"
-    if kind == "welcome":
-        subject = _("Your organiser account on the agenda")
-    else:
-        subject = _("Choose a new password")
-    context = {"user": user, "link": link, "kind": kind}
-    return outbox.Email(
-        subject=subject,
-        text=render_template("manage/email/password.txt", **context),
-        html=render_template("manage/email/password.html", **context),
-    )
+# --- password reset and invitation: the links and emails are domain/accounts.py's ---
 
 
 def request_password_reset(email: str) -> None:

@@ -1,7 +1,7 @@
 """Language choice and the way each language writes dates."""
 
 import functools
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,8 @@ from flask_babel import (
     get_locale,
     refresh,
 )
+
+from .timeutil import utcnow
 
 LANG_COOKIE_KEY = "lang"
 
@@ -37,8 +39,26 @@ def select_locale() -> str:
     )
 
 
+# The language the texts are written in (the msgids): shown wherever no catalogue translates them.
+SOURCE_LANGUAGE = "en"
+
+
 def current_language() -> str:
-    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    """The language of the text being written: the chosen one if its catalogues are compiled,
+    else the source language (so ``<html lang>`` never announces French over English text)."""
+    language = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    if language != SOURCE_LANGUAGE and not has_catalogues(current_app.root_path, language):
+        return SOURCE_LANGUAGE
+    return language
+
+
+@functools.cache
+def has_catalogues(root_path: str, language: str) -> bool:
+    """Whether every catalogue of the app is compiled for this language (``.mo`` beside the
+    ``.po``: ``make translations`` in a checkout, the build in a wheel)."""
+    folders = [Path(d) / language / "LC_MESSAGES" for d in _translation_directories(root_path)]
+    catalogues = [f / "messages.mo" for f in folders if (f / "messages.po").is_file()]
+    return bool(catalogues) and all(path.is_file() for path in catalogues)
 
 
 # "vendredi 8 mars à 17 h 30" / "Friday 8 March at 5:30 PM"; on the hour "à 17 h" /
@@ -76,7 +96,7 @@ def _date_text(local: datetime | date, language: str, with_year: bool | None) ->
     days, months, _periods = _names(language)
     text = f"{days[local.weekday()]} {local.day} {months[local.month]}"
     if with_year is None:
-        with_year = local.year != _local(datetime.now(UTC)).year
+        with_year = local.year != _local(utcnow()).year
     return f"{text} {local.year}" if with_year else text
 
 
@@ -113,7 +133,11 @@ def colon() -> str:
 
 def translation_directories(app: Flask) -> list[str]:
     """Each area keeps its own catalogue (``calendrier/**/translations``); Babel merges them."""
-    root = Path(app.root_path)
+    return _translation_directories(app.root_path)
+
+
+def _translation_directories(root_path: str) -> list[str]:
+    root = Path(root_path)
     return [str(p) for p in sorted(root.glob("**/translations")) if p.is_dir()]
 
 
@@ -126,6 +150,13 @@ def init_app(app: Flask, babel: Babel) -> None:
     # Flask-Babel caches the locale on the app context, which a request may share with
     # its caller (tests, CLI): each request chooses its language afresh.
     app.before_request(refresh)
+    for language in app.config["LANGUAGES"]:
+        if language != SOURCE_LANGUAGE and not has_catalogues(app.root_path, language):
+            app.logger.warning(
+                "No compiled catalogue for %r: its pages are shown in English "
+                "(run `make translations`, or install the wheel, which has them)",
+                language,
+            )
     app.jinja_env.filters.update(
         when=when,
         day=day,

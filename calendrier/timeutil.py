@@ -1,14 +1,35 @@
 """Aware datetimes only: stored in UTC, shown in the venue's zone."""
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+_clock_shift = timedelta(0)
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC: every rule that depends on the time of day asks here."""
+    return datetime.now(UTC) + _clock_shift
+
+
+@contextmanager
+def clock_set_to(moment: datetime) -> Iterator[None]:
+    """Run as if it were ``moment`` now, the clock still ticking from there.
+
+    For tests whose point is a fixed date (a clock change, how a weekday is written):
+    they then never expire. The process's whole clock moves, server threads included.
+    """
+    global _clock_shift
+    previous = _clock_shift
+    _clock_shift = moment - datetime.now(UTC)
+    try:
+        yield
+    finally:
+        _clock_shift = previous
 
 
 class UTCDateTime(TypeDecorator):

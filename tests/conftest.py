@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,16 @@ from sqlalchemy import create_engine, make_url, text
 from calendrier import create_app
 from calendrier.domain import outbox
 from calendrier.extensions import db
+from calendrier.timeutil import clock_set_to
 
 from . import factories
 
 PG_URL = os.environ.get("CALENDRIER_TEST_DATABASE_URL", "")
+
+# The day a test marked ``@pytest.mark.clock`` runs on: before every fixed date those tests
+# write (a clock change in 2027, a Friday 8 March 2030...), so they never expire.
+# tests/test_suite_hygiene.py refuses a date after today anywhere else in the suite.
+FIXED_NOW = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)  # a Monday morning, 10:00 in Paris
 
 
 def _worker() -> str:
@@ -59,6 +66,17 @@ def _drop_pg_database(uri: str) -> None:
     with admin.connect() as conn:
         _terminate_and_drop(conn, make_url(uri).database)
     admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fixed_clock(request):
+    """``@pytest.mark.clock`` (or ``clock(moment)``): the test runs as if it were then."""
+    marker = request.node.get_closest_marker("clock")
+    if marker is None:
+        yield
+        return
+    with clock_set_to(marker.args[0] if marker.args else FIXED_NOW):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -52,6 +52,17 @@ def libical(data: bytes) -> dict:
     )
 
 
+def libical_restriction_errors(data: bytes) -> list[dict]:
+    """What Evolution finds wrong: every ``X-LIC-ERROR`` after libical's parse and its
+    RFC 5546 ``check_restrictions()`` (``[]`` when the calendar passes), each with the
+    component holding it."""
+    return _run(
+        [SYSTEM_PYTHON, str(PARSERS / "libical_restrictions.py")],
+        data,
+        "apt-get install gir1.2-ical-3.0 python3-gi (.ci/run does)",
+    )["errors"]
+
+
 def _instant(value) -> dict:
     moment = value.dt
     zone = getattr(moment.tzinfo, "key", None) or str(moment.tzinfo)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask_babel import refresh
 
+from calendrier.domain import bookings as rules
 from calendrier.domain import outbox
 from calendrier.extensions import db
 from calendrier.models import Booking, BookingStatus, EventStatus
@@ -190,11 +191,23 @@ def test_idempotency_key_returns_the_first_booking_once(client, make):
     assert "Idempotency-Key" in body["errors"]
 
 
-def test_more_seats_than_the_occurrence_allows_is_409_with_the_field(client, make):
+def test_more_seats_than_the_occurrence_allows_is_422_with_the_field(client, make):
+    """Bad input, not the state of the date: a 422 like any other, and nothing written."""
     occurrence = make.occurrence(max_seats_per_booking=4)
     response = client.post(f"{API}/occurrences/{occurrence.id}/bookings", json=person(seats=5))
-    body = assert_error(response, 409, "too_many_seats")
-    assert "4" in body["errors"]["seats"][0]
+    body = assert_error(response, 422, "unprocessable_entity")
+    assert body["errors"] == {"seats": ["4 places au maximum par réservation."]}
+    assert db.session.scalar(db.select(db.func.count(Booking.id))) == 0
+    english = client.post(
+        f"{API}/occurrences/{occurrence.id}/bookings?lang=en", json=person(seats=5)
+    )
+    assert assert_error(english, 422, "unprocessable_entity")["errors"] == {
+        "seats": ["At most 4 places per booking."]
+    }
+    # the state of the date keeps its 409
+    full = make.occurrence(capacity=2, max_seats_per_booking=4)
+    client.post(f"{API}/occurrences/{full.id}/bookings", json=person(email="x@example.org"))
+    assert_error(client.post(f"{API}/occurrences/{full.id}/bookings", json=person()), 409, "full")
 
 
 @pytest.mark.parametrize(
@@ -421,8 +434,18 @@ def test_occurrences_list_in_start_order(client, make):
     assert response.status_code == 200
     assert [o["id"] for o in response.get_json()] == [first.id, later.id]
     assert response.headers["X-Total-Count"] == "2"
-    full = client.get(f"{API}/occurrences?available=true").get_json()
-    assert len(full) == 2
+    assert [o["id"] for o in client.get(f"{API}/occurrences?available=true").get_json()] == [
+        first.id,
+        later.id,
+    ]
+    # once a date is full, "available" leaves it out
+    for i in range(later.capacity):
+        rules.book(
+            later.id, rules.BookingRequest(name="P", email=f"p{i}@example.org", seats=1)
+        )
+    available = client.get(f"{API}/occurrences?available=true").get_json()
+    assert [o["id"] for o in available] == [first.id]
+    assert [o["id"] for o in client.get(f"{API}/occurrences").get_json()] == [first.id, later.id]
 
 
 @pytest.mark.parametrize(

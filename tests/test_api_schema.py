@@ -58,6 +58,13 @@ def test_document_is_valid_openapi_3_and_names_every_endpoint(client):
     assert "401" in patch["responses"] and "403" in patch["responses"]
 
 
+def test_document_says_too_many_seats_is_a_422_on_the_field(client):
+    spec = client.get(OPENAPI).get_json()
+    responses = spec["paths"]["/api/v1/occurrences/{occurrence_id}/bookings"]["post"]["responses"]
+    assert "max_seats_per_booking" in responses["422"]["description"]
+    assert "too_many_seats" not in str(spec)
+
+
 def test_human_readable_page_of_the_document(client):
     page = client.get(f"{API}/docs")
     assert page.status_code == 200

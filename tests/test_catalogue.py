@@ -14,6 +14,9 @@ from calendrier.domain.outbox import render
 from calendrier.extensions import db
 from calendrier.models import AuditEntry, Event, Occurrence, OutboxMessage
 
+# Fixed dates (clock changes, weekdays) are the point here: run on the suite's fixed day.
+pytestmark = pytest.mark.clock
+
 PARIS = ZoneInfo("Europe/Paris")
 
 

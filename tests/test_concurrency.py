@@ -32,6 +32,9 @@ def run_at_once(app, work, count):
         t.start()
     for t in threads:
         t.join(timeout=120)
+    stuck = [t.name for t in threads if t.is_alive()]
+    assert not stuck, f"threads still running after two minutes: {stuck}"
+    assert len(outcomes) + len(errors) == count, (outcomes, errors)  # every one came back
     return outcomes, errors
 
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from calendrier.domain import bookings as rules
+from calendrier.domain import outbox
 from calendrier.domain.calendars import vtimezone
+from calendrier.extensions import db
+from calendrier.models import OutboxMessage
 from calendrier.timeutil import utcnow
 
-from .ical_parsers import PARSERS_BY_NAME, utc
+from .ical_parsers import PARSERS_BY_NAME, libical_restriction_errors, utc
 
 
 def last_sunday(year: int, month: int) -> datetime:
@@ -124,6 +128,80 @@ def test_booking_file_is_read_by_every_parser(client, make, parser):
     assert seen["start"]["utc"] == utc(occurrence.starts_at)
 
 
+def test_evolution_finds_nothing_wrong_in_any_feed(client, programme):
+    """libical's RFC 5546 check, as Evolution runs it, on every feed: winter and summer dates,
+    both clock changes, a cancelled date, other zones. A METHOD:PUBLISH without ORGANIZER
+    was refused on every VEVENT; a feed is a snapshot and says no METHOD."""
+    event, occurrences = programme
+    for url in feed_urls(event, occurrences):
+        body = client.get(url).data
+        assert b"\r\nMETHOD:" not in body, url
+        assert libical_restriction_errors(body) == [], url
+
+
+def test_evolution_finds_nothing_wrong_in_the_booking_file(client, make):
+    """The attendee's own file is an iTIP message (PUBLISH, then CANCEL): its Content-Type
+    says the same method, and it has every property RFC 5546 requires."""
+    for starts_at in winter_and_summer():
+        occurrence = make.occurrence(starts_at=starts_at)
+        booking = rules.book(
+            occurrence.id, rules.BookingRequest(name="Ana", email="ana@example.org", seats=1)
+        ).booking
+        for method in ("PUBLISH", "CANCEL"):
+            if method == "CANCEL":
+                rules.cancel_by_attendee(booking.id)
+            response = client.get(f"/bookings/{booking.token}.ics")
+            assert response.headers["Content-Type"] == (
+                f"text/calendar; charset=utf-8; method={method}"
+            )
+            assert f"\r\nMETHOD:{method}\r\n".encode() in response.data
+            assert libical_restriction_errors(response.data) == [], (starts_at, method)
+
+
+def test_evolution_finds_nothing_wrong_in_the_files_sent_by_email(make):
+    """Every attachment is valid iTIP (RFC 5546): a PUBLISH or CANCEL with its ORGANIZER, its
+    DTSTAMP, its SEQUENCE, in winter and in summer, whether the organisation has an address
+    or the site's sender stands in for it."""
+    files: list[tuple[str, outbox.Email]] = []
+    seen: set[int] = set()
+
+    def sent_as_it_goes() -> list[tuple[str, outbox.Email]]:
+        rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        new = [row for row in rows if row.id not in seen]
+        seen.update(row.id for row in new)
+        return [(row.kind, outbox.render(row)) for row in new if row.ics_method]
+
+    for starts_at in winter_and_summer():
+        for email in ("contact@studio.example.org", None):
+            organisation = make.organisation(email=email)
+            occurrence = make.occurrence(
+                event=make.event(organisation=organisation), starts_at=starts_at
+            )
+            request = rules.BookingRequest(name="Ana", email="ana@example.org", seats=2)
+            booking = rules.book(occurrence.id, request).booking
+            files += sent_as_it_goes()  # the worker renders each email when it sends it
+            rules.change_seats(booking.id, 1)
+            files += sent_as_it_goes()
+            rules.cancel_occurrence(occurrence.id, "Tempête")
+            files += sent_as_it_goes()
+    assert [(kind, e.ics_method) for kind, e in files] == [
+        ("confirmed", "PUBLISH"),
+        ("seats_changed", "PUBLISH"),
+        ("occurrence_cancelled", "CANCEL"),
+    ] * 4
+    for kind, email in files:
+        data = email.ics.encode()
+        assert f"\r\nMETHOD:{email.ics_method}\r\n".encode() in data
+        assert b"\r\nORGANIZER;" in data
+        assert libical_restriction_errors(data) == [], (kind, email.ics_method)
+
+
+def winter_and_summer() -> list[datetime]:
+    """The next January and July evenings, whatever today is."""
+    year = utcnow().year + 1
+    return [datetime(year, 1, 14, 17, 30, tzinfo=UTC), datetime(year, 7, 14, 16, 30, tzinfo=UTC)]
+
+
 def test_vtimezone_of_paris_is_the_yearly_rule_clients_expect():
     lines = vtimezone("Europe/Paris", 2027, 2027)
     assert "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU" in lines
@@ -156,9 +234,9 @@ def test_parsers_are_really_there():
     """The suite never silently skips a parser: each one answers on a minimal calendar."""
     minimal = (
         b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\n"
-        b"UID:a\r\nDTSTAMP:20270101T000000Z\r\nDTSTART:20270101T100000Z\r\n"
-        b"DTEND:20270101T110000Z\r\nSUMMARY:a\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        b"UID:a\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\n"
+        b"DTEND:20260101T110000Z\r\nSUMMARY:a\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
     for parse in PARSERS_BY_NAME.values():
         [event] = parse(minimal)["events"]
-        assert event["start"]["utc"] == "2027-01-01T10:00:00Z"
+        assert event["start"]["utc"] == "2026-01-01T10:00:00Z"

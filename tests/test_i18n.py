@@ -4,9 +4,13 @@ import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from flask_babel import force_locale, format_datetime
 
 from calendrier.i18n import clock, day, when
+
+# Fixed dates (clock changes, weekdays) are the point here: run on the suite's fixed day.
+pytestmark = pytest.mark.clock
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -52,7 +52,7 @@ def test_person_books_two_seats_gets_the_email_and_cancels_from_its_link(client,
     assert reference in own_page.get_data(as_text=True)
     assert "Confirmée" in own_page.get_data(as_text=True)
     ics = client.get(manage_link + ".ics")
-    assert ics.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    assert ics.headers["Content-Type"] == "text/calendar; charset=utf-8; method=PUBLISH"
 
     cancelled = client.post(manage_link + "/cancel", follow_redirects=True)
     assert "Votre réservation est annulée" in cancelled.get_data(as_text=True)

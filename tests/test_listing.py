@@ -2,6 +2,8 @@
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from calendrier.domain import bookings as rules
 from calendrier.domain import listing
 from calendrier.domain.listing import Filters, parse_filters
@@ -110,6 +112,7 @@ def test_each_filter_narrows_the_list(make):
     assert found(Filters(date_to=day)) == [visit.id, screening.id]
 
 
+@pytest.mark.clock
 def test_date_range_is_in_paris_time_and_catches_what_overlaps_it(app, make):
     # 23:30 in Paris on 8 March is 22:30 UTC: it belongs to the 8th, not the 9th.
     late = make.occurrence(starts_at=datetime(2030, 3, 8, 22, 30, tzinfo=UTC))
@@ -136,7 +139,10 @@ def test_past_and_unpublished_are_never_listed(make):
     draft = make.occurrence(event=make.event(status=EventStatus.DRAFT))
     kept = make.occurrence()
     assert found(Filters()) == [kept.id]
-    assert past.id not in found(Filters(date_from=date(2000, 1, 1))) or True
+    # "from" narrows the window, it never reaches back to dates already over
+    long_ago = listing.local_day(utcnow() - timedelta(days=400))
+    assert found(Filters(date_from=long_ago)) == [kept.id]
+    assert found(Filters(date_from=listing.local_day(past.starts_at))) == [kept.id]
     assert draft.id not in [o.id for o in listing.all_occurrences(Filters(), since=past.starts_at)]
     since = utcnow() - timedelta(days=30)
     assert [o.id for o in listing.all_occurrences(Filters(), since=since)] == [past.id, kept.id]
@@ -171,3 +177,31 @@ def test_search_events_groups_matching_occurrences_under_their_event(make):
     assert total == 2
     assert [e.id for e in events] == [talk.event_id, visit.id]
     assert [o.id for o in events[1].matching_occurrences] == [first.id]
+
+
+def test_dates_already_over_stay_out_of_lists_and_api_but_not_calendars(client, make):
+    """The rule: lists show what one can still attend; calendars draw their whole period."""
+    now = utcnow()
+    event = make.event(title="Visite du patrimoine")
+    over = make.occurrence(
+        event=event, starts_at=now - timedelta(hours=3), ends_at=now - timedelta(hours=2)
+    )
+    coming = make.occurrence(event=event, starts_at=now + timedelta(days=2))
+    long_ago = listing.local_day(now - timedelta(days=400)).isoformat()
+
+    listed = client.get(f"/api/v1/occurrences?from={long_ago}").get_json()
+    assert [o["id"] for o in listed] == [coming.id]
+    events = client.get(f"/api/v1/events?from={long_ago}").get_json()
+    assert [o["id"] for e in events for o in e["occurrences"]] == [coming.id]
+    page = client.get(f"/events?from={long_ago}").get_data(as_text=True)
+    assert f"/events/{event.slug}?occurrence={coming.id}" in page
+    assert f"/events/{event.slug}?occurrence={over.id}" not in page
+    assert "1 date trouvée" in page
+    # the feed keeps the last 30 days, whatever "from" says: calendars learn of changes
+    feed = client.get(f"/calendar.ics?from={long_ago}").get_data(as_text=True)
+    assert feed.count("BEGIN:VEVENT") == 2
+    assert over.uid in feed
+    # the month view draws its whole period, the day already over included
+    day = listing.local_day(over.starts_at)
+    month = client.get(f"/calendar/{day.year}/{day.month}").get_data(as_text=True)
+    assert f"/events/{event.slug}" in month

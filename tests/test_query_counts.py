@@ -14,6 +14,9 @@ from sqlalchemy import event
 from calendrier.domain import bookings as rules
 from calendrier.extensions import db
 
+# Fixed dates (clock changes, weekdays) are the point here: run on the suite's fixed day.
+pytestmark = pytest.mark.clock
+
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2030, 3, 4, 10, tzinfo=PARIS)  # a Monday
 

@@ -80,13 +80,17 @@ def _booking_rate_limit() -> str:
 @bp.alt_response(
     409,
     schema=ErrorSchema,
-    description="The booking cannot be taken: `full`, `closed`, `too_many_seats` (more "
-    "than the occurrence's `max_seats_per_booking`), `idempotency_key_reused` (the key "
-    "was used for another request), or `already_booked` "
+    description="The booking cannot be taken: `full`, `closed`, `idempotency_key_reused` "
+    "(the key was used for another request), or `already_booked` "
     "(this email already holds a live booking for this date; its holder finds it "
     "through the link in their confirmation email).",
 )
-@bp.alt_response(422, schema=ErrorSchema, description="Invalid fields, listed in `errors`.")
+@bp.alt_response(
+    422,
+    schema=ErrorSchema,
+    description="Invalid fields, listed in `errors`; among them `seats` above the "
+    "occurrence's `max_seats_per_booking`.",
+)
 @bp.alt_response(
     429,
     schema=ErrorSchema,

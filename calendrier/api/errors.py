@@ -58,7 +58,7 @@ class ErrorSchema(ma.Schema):
         metadata={
             "description": "A stable code: the HTTP name in snake case (`not_found`, "
             "`unprocessable_entity`, `unauthorized`…) or, for a 409, the reason "
-            "(`full`, `closed`, `too_many_seats`, `already_booked`, `idempotency_key_reused`, "
+            "(`full`, `closed`, `already_booked`, `idempotency_key_reused`, "
             "`cancellation_closed`, `invalid_state`, `capacity_below_bookings`)."
         },
     )
@@ -70,7 +70,7 @@ class ErrorSchema(ma.Schema):
         values=ma.fields.List(ma.fields.String()),
         metadata={
             "description": "Each invalid field with its messages (422; also 409 "
-            "`too_many_seats` and `idempotency_key_reused`)."
+            "`idempotency_key_reused`)."
         },
     )
 
@@ -152,12 +152,12 @@ def from_domain(error: DomainError) -> ApiError:
     if isinstance(error, InvalidInput):
         return ApiError(422, "unprocessable_entity", errors=error.messages())
     if isinstance(error, TooManySeats):
-        # The request is well formed; this occurrence allows fewer places per booking.
+        # Bad input, whatever the state of the date: the request itself asks too much.
         message = _("At most %(n)d places per booking.", n=error.maximum)
-        return ApiError(409, error.code, message, errors={"seats": [message]})
+        return ApiError(422, "unprocessable_entity", errors={"seats": [message]})
     if isinstance(error, InvalidSeats):
         message = _("This number of places is not allowed here.")
-        return ApiError(409, error.code, message, errors={"seats": [message]})
+        return ApiError(422, "unprocessable_entity", errors={"seats": [message]})
     if isinstance(error, CapacityBelowBookings):
         message = _(
             "%(n)d places are already confirmed: cancel bookings before lowering the capacity.",

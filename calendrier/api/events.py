@@ -95,8 +95,9 @@ def events(args: dict):
     """Events with their occurrences, filtered as on /events, page by page
 
     Each event comes with its occurrences that match the filters, in the order
-    of its first one. Without `from`, occurrences that are over are left out;
-    a period that ends before it starts holds nothing.
+    of its first one. Occurrences that are over are always left out: `from`
+    narrows the window, it never reaches into the past; a period that ends
+    before it starts holds nothing.
     """
     filters = _filters(args)
     if filters is None:

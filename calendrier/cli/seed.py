@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Event, EventKind, Occurrence, Organisation, User, Venue
 from ..timeutil import localize
+from .seed_history import build_history
 
 ORGANISATIONS = [
     (
@@ -345,6 +346,8 @@ def build_programme(today: date) -> dict[str, str]:
     )
     tuesday = next_weekday(today, 1) + timedelta(weeks=1)
     b.occurrence(talk, "grande-halle", tuesday, 12, 30, 60, 60)
+
+    build_history(b, today)  # past dates, bookings, check-ins and no-shows (seed_history.py)
 
     passwords = {}
     for email, org, admin, name in USERS:

@@ -15,13 +15,17 @@ def record(
     organisation_id: int | None = None,
     *,
     object_type: str | None = None,
+    changes: dict[str, Any] | None = None,
     **details: Any,
 ) -> AuditEntry:
     """Add an audit row to the caller's transaction (it commits with the change).
 
     ``object_type`` names what the row is about when no row of ours is (``obj=None``),
-    e.g. ``"person"`` for a request about one email address.
+    e.g. ``"person"`` for a request about one email address. ``changes``: the fields
+    changed (``{name: [before, after]}``), whatever their names, ``organisation_id``
+    included (a venue or an account moved to another organisation).
     """
+    details = {**details, **(changes or {})}
     entry = AuditEntry(
         user_id=actor.id if actor is not None else None,
         organisation_id=organisation_id,

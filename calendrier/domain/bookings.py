@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
@@ -656,9 +656,15 @@ def resend_booking_link(booking_id: int, now: datetime | None = None) -> bool:
     booking = db.session.get(Booking, booking_id)
     if booking is None or not booking.is_active:
         return False
-    key = f"existing:{booking.id}:{now:%Y%m%d%H}"
-    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)):
+    # An hour from the last one, not a clock hour: 10:59 and 11:00 are one minute apart.
+    last_hour = select(OutboxMessage.id).where(
+        OutboxMessage.booking_id == booking.id,
+        OutboxMessage.kind == "existing",
+        OutboxMessage.created_at > now - timedelta(hours=1),
+    )
+    if db.session.scalar(last_hour.limit(1)):
         return False
+    key = f"existing:{booking.id}:{now:%Y%m%d%H}"  # two requests at the same instant: one
     queue_booking_email(booking, "existing", dedup_key=key)
     try:
         db.session.commit()

@@ -50,7 +50,7 @@ from ..timeutil import utcnow
 
 PRODID = "-//calendrier//agenda//FR"
 # Part of every feed's ETag: bump it whenever the same data would give other bytes.
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 # How often clients should fetch again (RFC 7986 REFRESH-INTERVAL, and Outlook's X- twin).
 REFRESH_INTERVAL = "PT1H"
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"})
@@ -362,13 +362,18 @@ def calendar_bytes(
     occurrences: Iterable[Occurrence],
     name: str,
     public_url: str,
-    method: str = "PUBLISH",
+    method: str | None = None,
     *,
     source: str | None = None,
     timezone: str | None = None,
 ) -> bytes:
     """A whole VCALENDAR. ``method="CANCEL"`` (an email telling of a cancellation) marks
-    every occurrence cancelled; ``source`` is the feed's own URL (RFC 7986 SOURCE)."""
+    every occurrence cancelled; ``source`` is the feed's own URL (RFC 7986 SOURCE).
+
+    A feed has no METHOD: it is a snapshot, not a scheduling message (RFC 5545 §3.7.2), and
+    a METHOD would make clients run RFC 5546's checks on it (libical, so Evolution, refuses
+    every VEVENT of a PUBLISH without ORGANIZER). The files sent to one person say theirs
+    (``notifications.booking_calendar``), with what RFC 5546 requires of it."""
     zones = _Zones()
     texts = _Texts()
     cancelled = method == "CANCEL"
@@ -383,7 +388,7 @@ def _calendar(
     zones: _Zones,
     events: list[str],
     *,
-    method: str = "PUBLISH",
+    method: str | None = None,
     source: str | None = None,
     timezone: str | None = None,
 ) -> bytes:
@@ -393,7 +398,7 @@ def _calendar(
         "VERSION:2.0",
         f"PRODID:{PRODID}",
         "CALSCALE:GREGORIAN",
-        f"METHOD:{method}",
+        *([f"METHOD:{method}"] if method else []),
         f"NAME:{escape_text(name)}",
         f"X-WR-CALNAME:{escape_text(name)}",
     ]

@@ -37,7 +37,7 @@ from ..models import (
     Venue,
 )
 from ..timeutil import localize, utcnow
-from . import audit, bookings
+from . import accounts, audit, bookings
 from .errors import CapacityBelowBookings, InvalidInput, NotFound
 from .notifications import queue_booking_email
 from .text import has_control_characters
@@ -335,7 +335,9 @@ def update_event(event_id: int, *, actor: User | None = None, **changes: Any) ->
         db.session.rollback()
         return event
     _touch_occurrences(event)
-    audit.record(actor, "event.updated", event, organisation_id=event.organisation_id, **diff)
+    audit.record(
+        actor, "event.updated", event, organisation_id=event.organisation_id, changes=diff
+    )
     _commit()
     return event
 
@@ -592,7 +594,7 @@ def _audit_occurrence(
         occurrence,
         organisation_id=event.organisation_id,
         event=event.slug,
-        **details,
+        changes=details,
     )
 
 
@@ -946,7 +948,9 @@ def update_venue(venue_id: int, *, actor: User | None = None, **changes: Any) ->
         )
         for occurrence in upcoming:
             _raise_sequence(occurrence)
-    audit.record(actor, "venue.updated", venue, organisation_id=venue.organisation_id, **diff)
+    audit.record(
+        actor, "venue.updated", venue, organisation_id=venue.organisation_id, changes=diff
+    )
     _commit()
     return venue
 
@@ -1007,7 +1011,7 @@ def update_organisation(org_id: int, *, actor: User | None = None, **changes: An
     errors.raise_if_any()
     diff = _diff(org, values)
     if diff:
-        audit.record(actor, "organisation.updated", org, organisation_id=org.id, **diff)
+        audit.record(actor, "organisation.updated", org, organisation_id=org.id, changes=diff)
         _commit()
     return org
 
@@ -1060,6 +1064,24 @@ def create_user(
     **data: Any,
 ) -> tuple[User, str | None]:
     """A new account. Without ``password`` one is generated and returned (to show once)."""
+    user, generated = _add_user(email, password, actor, data)
+    _commit("email", _l("An account with this email already exists."))
+    return user, generated
+
+
+def invite_user(email: str, *, actor: User | None = None, **data: Any) -> User:
+    """A new account whose holder chooses a password through the link of a welcome email:
+    the account, its audit entry and the email in one transaction. Commits."""
+    user, _generated = _add_user(email, None, actor, data)  # never shown: the link replaces it
+    accounts.queue_password_email(user, "welcome")
+    _commit("email", _l("An account with this email already exists."))
+    return user
+
+
+def _add_user(
+    email: str, password: str | None, actor: User | None, data: dict[str, Any]
+) -> tuple[User, str | None]:
+    """The account and its audit entry, flushed; the caller commits."""
     _known_fields(data, USER_FIELDS, "user")
     errors = _Errors()
     email = _text(errors, "email", email, 320, required=True).lower()
@@ -1085,7 +1107,6 @@ def create_user(
         email=email,
         is_admin=user.is_admin,
     )
-    _commit("email", _l("An account with this email already exists."))
     return user, generated
 
 
@@ -1097,7 +1118,9 @@ def update_user(user_id: int, *, actor: User | None = None, **changes: Any) -> U
     errors.raise_if_any()
     diff = _diff(user, values)
     if diff:
-        audit.record(actor, "user.updated", user, organisation_id=user.organisation_id, **diff)
+        audit.record(
+            actor, "user.updated", user, organisation_id=user.organisation_id, changes=diff
+        )
         _commit()
     return user
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -72,6 +73,21 @@ def bookings_per_day(
         if day in counts:
             counts[day] += seats
     return [DayCount(day, seats) for day, seats in counts.items()]
+
+
+# The day labels under the bars ("30/11", 11px): centres at least this far apart in the
+# chart's own units. The SVG scales as a whole (viewBox), so this holds at any width.
+AXIS_LABEL_SPACING = 44
+
+
+def axis_labels(count: int, plot_width: float = 600, every: int = 7) -> list[bool]:
+    """Which of ``count`` side-by-side bars get their label: the last (today) and every
+    ``every``-th before it, spread further where the bars are narrow, so that two labels
+    never overlap (``30/11`` over ``1/12``) however many days the chart shows."""
+    if count <= 0:
+        return []
+    every = max(every, math.ceil(AXIS_LABEL_SPACING / (plot_width / count)))
+    return [(count - 1 - index) % every == 0 for index in range(count)]
 
 
 @dataclass(frozen=True)

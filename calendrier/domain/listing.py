@@ -308,7 +308,10 @@ def occurrence_query(
 ) -> Select:
     """The public occurrences matching ``filters``, ordered by start, without loading options.
 
-    Without ``date_from``, occurrences that ended before ``since`` (default: now) are left out.
+    Occurrences that ended before ``since`` (default: now) are always left out: ``date_from``
+    only narrows the window, it never reaches into the past. Lists and the API show what one
+    can still attend; the feeds pass ``since`` to keep the last 30 days (calendar apps learn
+    of changes and cancellations), the month and week views the start of the period they draw.
     """
     now = now or utcnow()
     tz = site_zone()
@@ -318,10 +321,10 @@ def occurrence_query(
         query = query.join(Occurrence.venue)
     if filters.organisations or filters.q:
         query = query.join(Event.organisation)
+    earliest = since or now
     if filters.date_from:
-        query = query.where(Occurrence.ends_at > day_start(filters.date_from, tz))
-    else:
-        query = query.where(Occurrence.ends_at > (since or now))
+        earliest = max(earliest, day_start(filters.date_from, tz))
+    query = query.where(Occurrence.ends_at > earliest)
     if filters.date_to:
         query = query.where(
             Occurrence.starts_at < day_start(filters.date_to + timedelta(days=1), tz)
@@ -599,8 +602,10 @@ def agenda(
     days = [Day(first + timedelta(days=i)) for i in range((last - first).days + 1)]
     by_date = {d.date: d for d in days}
     wanted = replace(filters, date_from=first, date_to=last, page=1)
+    # a calendar draws its whole period, the days already over included
+    period = day_start(first, tz)
     matches = db.session.execute(
-        occurrence_query(wanted, now=now).with_only_columns(
+        occurrence_query(wanted, now=now, since=period).with_only_columns(
             Occurrence.id, Occurrence.starts_at, Occurrence.ends_at
         )
     ).all()
@@ -613,7 +618,9 @@ def agenda(
                 shown.setdefault(occurrence_id, []).append(day)
     if shown:
         loaded = db.session.scalars(
-            _with_options(occurrence_query(wanted, now=now)).where(Occurrence.id.in_(shown))
+            _with_options(occurrence_query(wanted, now=now, since=period)).where(
+                Occurrence.id.in_(shown)
+            )
         ).unique()
         for occurrence, avail in with_availability(loaded, now):
             for day in shown[occurrence.id]:

@@ -8,7 +8,6 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
-from .. import accounts
 from ..domain import catalogue
 from ..domain.errors import InvalidInput
 from ..extensions import db
@@ -150,12 +149,8 @@ def user_form(user_id: int | None = None):
         }
         try:
             if user is None:
-                created, _password = catalogue.create_user(
-                    form.email.data, actor=current_user, **data
-                )
-                # The generated password is never shown: the person chooses theirs.
-                accounts.queue_password_email(created, "welcome")
-                db.session.commit()
+                # No password shown: the person chooses theirs from the welcome email.
+                created = catalogue.invite_user(form.email.data, actor=current_user, **data)
                 flash(
                     _(
                         "Account created. %(email)s receives an email to choose a password.",

@@ -33,6 +33,7 @@ from ..accounts import find_user, require_organisation_access
 from ..domain import bookings as rules
 from ..domain import check_in_codes
 from ..domain import dashboard as figures
+from ..domain.accounts import record_login
 from ..domain.errors import (
     BookingClosed,
     CancellationClosed,
@@ -191,8 +192,7 @@ def login():
         user = find_user(form.email.data)
         if user is not None and user.active and user.check_password(form.password.data):
             login_user(user)
-            user.last_login_at = utcnow()
-            db.session.commit()
+            record_login(user.id)
             return redirect(safe_next(request.args.get("next")))
         form.password.errors.append(_("Wrong email or password."))
     status = 401 if request.method == "POST" else 200
@@ -264,7 +264,10 @@ def dashboard():
         )
         for o, taken in upcoming
     ]
-    day_points = [(format_date(d.day, "full"), d.seats, format_date(d.day, "d/M")) for d in per_day]
+    day_points = [
+        (format_date(d.day, "full"), d.seats, format_date(d.day, "d/M") if labelled else "")
+        for d, labelled in zip(per_day, figures.axis_labels(len(per_day)), strict=True)
+    ]
     no_show_rows = [(n.title, n.rate, f"{round(100 * n.rate)} %", None) for n in no_shows]
     return render_template(
         "manage/dashboard.html",

@@ -133,7 +133,8 @@ def booking_ics(token: str):
         body,
         200,
         {
-            "Content-Type": "text/calendar; charset=utf-8",
+            # RFC 5545 §3.7.2: the METHOD in the file and the one of its media type go together
+            "Content-Type": f"text/calendar; charset=utf-8; method={method}",
             "Content-Disposition": f'attachment; filename="{booking.reference}.ics"',
             "Cache-Control": "private, no-store",
         },

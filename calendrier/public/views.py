@@ -8,7 +8,6 @@ import secrets
 from dataclasses import replace
 from datetime import UTC, date, timedelta
 from email.utils import parseaddr
-from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import (
@@ -34,6 +33,7 @@ from ..domain.errors import (
 from ..extensions import limiter
 from ..i18n import current_language, when
 from ..models import Event, EventKind
+from ..resources import resource_dir
 from ..timeutil import utcnow
 from .forms import BookingForm
 
@@ -69,7 +69,7 @@ def feed_links(filters: listing.Filters | None = None) -> dict[str, str]:
 
 # Front-end assets installed from the npm registry (package.json, `make assets`),
 # served by the app itself: no CDN, nothing fetched elsewhere at run time.
-NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+NODE_MODULES = resource_dir("vendor", "node_modules")
 VENDOR_FILES = {
     "modern-normalize.css": "modern-normalize/modern-normalize.css",
     **{

@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from calendrier.domain import bookings as rules
@@ -78,6 +79,7 @@ def test_finding_an_event_with_the_filters_using_the_keyboard(page, live_server,
     expect(page.locator("h1")).to_have_text("Courts métrages d'école")
 
 
+@pytest.mark.clock
 def test_month_view_shows_each_date_on_its_day_and_moves_between_months(
     page, live_server, axe, make
 ):
@@ -104,6 +106,7 @@ def test_month_view_shows_each_date_on_its_day_and_moves_between_months(
     expect(page.locator("h1")).to_have_text("Atelier d'avril")
 
 
+@pytest.mark.clock
 def test_month_view_on_a_phone_is_a_list_of_the_days_with_something_on(phone, live_server, make):
     make.occurrence(
         starts_at=datetime(2030, 3, 8, 17, 30, tzinfo=PARIS),
@@ -115,6 +118,7 @@ def test_month_view_on_a_phone_is_a_list_of_the_days_with_something_on(phone, li
     assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
 
 
+@pytest.mark.clock
 def test_switching_language_keeps_the_page_and_is_remembered(page, live_server, make):
     occurrence = make.occurrence(
         starts_at=datetime(2030, 3, 8, 17, 30, tzinfo=PARIS), event=make.event(title="Visite")
