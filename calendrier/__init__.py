@@ -27,7 +27,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
 
     from . import accounts, cache, database, i18n, web  # noqa: F401 - accounts: the user loader
-    from .domain import outbox
+
+    # Each module that writes a kind of email registers its renderer when imported.
+    from .domain import newsletter, notifications, outbox, training_mail  # noqa: F401
 
     database.init_app(app)
     cache.init_app(app)

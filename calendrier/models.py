@@ -68,6 +68,7 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    SKIPPED = "skipped"  # what it would have said had become untrue: not sent
 
 
 class Organisation(db.Model):
@@ -416,7 +417,11 @@ class Answer(db.Model):
 
 
 class OutboxMessage(db.Model):
-    """An email written in the same transaction as the change it tells of."""
+    """An email to send, written in the same transaction as the change it tells of.
+
+    It holds the intent (``kind``, ``booking_id``, ``locale``, ``snapshot``); the mail
+    worker renders it when it sends (``domain/outbox.py``).
+    """
 
     __tablename__ = "outbox"
 
@@ -426,8 +431,13 @@ class OutboxMessage(db.Model):
         ForeignKey("booking.id", ondelete="SET NULL"), index=True
     )
     recipient: Mapped[str] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(String(300))
-    body_text: Mapped[str] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(8), default="fr", server_default="fr")
+    # What the email must state as of the change (status, seats, date, place, message).
+    snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Filled when sent (the record of what went out).
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    # Set only on rows rendered when written (before migration 0010): sent as written.
+    body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text, default="")
     ics: Mapped[str | None] = mapped_column(Text)
     ics_method: Mapped[str | None] = mapped_column(String(20))

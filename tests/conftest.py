@@ -7,6 +7,7 @@ each pytest-xdist worker gets its own database, created here and migrated once.
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, make_url, text
 
 from calendrier import create_app
+from calendrier.domain import outbox
 from calendrier.extensions import db
 from calendrier.timeutil import clock_set_to
 
@@ -113,6 +115,19 @@ def make_config(database_uri: str, tmp_path: Path, **overrides) -> dict:
     return config
 
 
+def wait_for_connections_back(engine, timeout: float = 30) -> None:
+    """Every connection of the test's app is back in its pool before the pool goes.
+
+    One still out belongs to a thread of this test that outlived it (a server's request,
+    a background sender): disposed under it, that connection would be closed by the
+    garbage collector in some later test, as a ResourceWarning there. Fail here instead.
+    """
+    deadline = time.monotonic() + timeout
+    while engine.pool.checkedout() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not engine.pool.checkedout(), "a thread of this test still holds a connection"
+
+
 def clean_database() -> None:
     if db.engine.dialect.name == "postgresql":
         # Whatever a previous test left running (a server thread, a worker process)
@@ -148,7 +163,9 @@ def app(app_config):
     with app.app_context():
         clean_database()
         yield app
+        outbox.stop_background_delivery(app)  # its round ends before the engine does
         db.session.remove()
+        wait_for_connections_back(db.engine)
         db.engine.dispose()
 
 

@@ -116,7 +116,8 @@ class AppServer(Process):
         ]
         super().__init__(args, env, log)
 
-    def wait_ready(self, timeout: float = 30) -> AppServer:
+    def wait_ready(self, timeout: float = 120) -> AppServer:
+        # Generous: on a busy machine, booting a gunicorn worker took over 30 s.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import socket
+import threading
 from email.message import Message
 from email.policy import default
 
@@ -25,6 +26,10 @@ class _Handler:
         # or per recipient: {"gone@example.org": "550 No such user"}.
         self.refusals: list[str] = []
         self.refuse_recipients: dict[str, str] = {}
+        # Accept this many messages, then keep the next one in hand, unanswered, until the
+        # server stops (once): a server going down mid-batch, at a known point.
+        self.hold_after: int | None = None
+        self.holding = threading.Event()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse_recipients:
@@ -35,6 +40,10 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.hold_after is not None and len(self.inbox) >= self.hold_after:
+            self.hold_after = None
+            self.holding.set()
+            await asyncio.Event().wait()  # never answered: cancelled when the server stops
         if self.refusals:
             return self.refusals.pop(0)
         self.inbox.append(envelope)
@@ -42,10 +51,11 @@ class _Handler:
 
 
 class SMTPServer:
-    def __init__(self, port: int | None = None, delay: float = 0.0):
+    def __init__(self, port: int | None = None, delay: float = 0.0, hold_after: int | None = None):
         self.port = port or free_port()
         self.envelopes: list = []
         self.handler = _Handler(self.envelopes, delay)
+        self.handler.hold_after = hold_after
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
     def start(self) -> SMTPServer:

@@ -16,6 +16,7 @@ from calendrier.domain.errors import (
     OccurrenceFull,
     TooManySeats,
 )
+from calendrier.domain.outbox import render
 from calendrier.extensions import db
 from calendrier.models import AuditEntry, Booking, Occurrence, OutboxMessage
 from calendrier.timeutil import utcnow
@@ -145,8 +146,9 @@ def test_cancel_by_organiser_sends_a_cancelling_calendar_file_and_promotes(make)
     cancel = db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.kind == "cancelled_by_organiser")
     ).one()
-    assert "Doublon" in cancel.body_text
-    assert "l'organisateur a annulé votre réservation" in cancel.body_text  # in French
+    text = render(cancel).text
+    assert "Doublon" in text
+    assert "l'organisateur a annulé votre réservation" in text  # in French
     assert "booking.cancelled" in actions() and "booking.promoted" in actions()
     with pytest.raises(InvalidTransition):
         rules.cancel_by_organiser(first.id)
@@ -183,8 +185,9 @@ def test_cancelling_an_occurrence_tells_every_live_attendee(make):
     cancelled = db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.kind == "occurrence_cancelled")
     ).all()
-    assert all("Intempéries" in m.body_text and "Intempéries" in m.body_html for m in cancelled)
-    ics = next(m.ics for m in cancelled if m.ics)
+    emails = [render(m) for m in cancelled]
+    assert all("Intempéries" in e.text and "Intempéries" in e.html for e in emails)
+    ics = next(e.ics for e in emails if e.ics)
     assert "STATUS:CANCELLED" in ics and f"SEQUENCE:{sequence + 1}" in ics
     assert actions().count("occurrence.cancelled") == 1
     with pytest.raises(InvalidTransition):

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from calendrier.domain import bookings as rules
 from calendrier.domain.errors import BookingClosed, OccurrenceFull, TooManySeats
+from calendrier.domain.outbox import render
 from calendrier.extensions import db
 from calendrier.models import Booking, OutboxMessage
 from calendrier.timeutil import utcnow
@@ -24,7 +25,7 @@ def test_booking_confirms_seats_and_queues_its_email_in_the_same_transaction(mak
     assert rules.seats_taken(occurrence.id) == 2
     outbox = db.session.scalars(select(OutboxMessage)).all()
     assert [(m.kind, m.recipient) for m in outbox] == [("confirmed", "ana@example.org")]
-    assert "BEGIN:VEVENT" in outbox[0].ics
+    assert "BEGIN:VEVENT" in render(outbox[0]).ics  # rendered when sent
 
 
 def test_reference_is_readable_and_token_is_long(make):

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from calendrier.domain import bookings as rules
 from calendrier.domain import catalogue
 from calendrier.domain.errors import InvalidInput
+from calendrier.domain.outbox import render
 from calendrier.extensions import db
 from calendrier.models import AuditEntry, Event, Occurrence, OutboxMessage
 
@@ -197,7 +198,7 @@ def test_moving_a_date_raises_sequence_and_tells_attendees(make):
     kinds = list(db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)))
     assert kinds == ["confirmed", "occurrence_changed"]
     changed = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
-    assert f"SEQUENCE:{sequence + 1}" in changed.ics
+    assert f"SEQUENCE:{sequence + 1}" in render(changed).ics
 
     # A change of booking options only is not a calendar change.
     catalogue.update_occurrence(occurrence.id, waitlist=True, max_seats_per_booking=4)
@@ -342,7 +343,7 @@ def test_cancelling_a_date_tells_everyone_with_the_message(make):
     assert occurrence.is_cancelled and occurrence.sequence == 1
     message = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
     assert message.kind == "occurrence_cancelled"
-    assert "Intempéries" in message.body_text
+    assert "Intempéries" in render(message).text
     with pytest.raises(InvalidInput) as error:
         catalogue.update_occurrence(occurrence.id, status="scheduled")
     assert "status" in error.value.errors

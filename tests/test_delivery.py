@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -204,6 +205,31 @@ def test_server_down_for_a_while_then_back(app, make):
     assert len(received_ids(server)) == total
 
 
+def test_a_connection_lost_mid_batch_puts_the_rest_back_untried(app, make):
+    server = SMTPServer(hold_after=1).start()  # accepts one, then goes down with the next
+    point_mail_at(app, server.port)
+    queue(make, 4)
+
+    def goes_down():
+        server.handler.holding.wait(60)
+        server.stop()
+
+    stopper = threading.Thread(target=goes_down)
+    stopper.start()
+    try:
+        report = outbox.deliver()
+    finally:
+        stopper.join(60)
+    assert (report.sent, report.failed) == (1, 3)
+    rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [r.status for r in rows] == ["sent", "queued", "queued", "queued"]
+    # The one cut off counts an attempt; the two never tried do not, and wait with it.
+    assert [r.attempts for r in rows] == [1, 1, 0, 0]
+    assert len({r.next_attempt_at for r in rows[1:]}) == 1
+    assert "not tried" in rows[3].last_error
+    assert len(server.envelopes) == 1
+
+
 def test_each_message_has_one_stable_message_id(smtp, make):
     queue(make, 1)
     outbox.deliver()
@@ -279,3 +305,27 @@ def test_in_development_emails_land_in_files_right_after_the_booking(app, client
     while statuses() != {"sent": 1} and time.monotonic() < deadline:
         time.sleep(0.05)
     assert statuses() == {"sent": 1}
+
+
+def test_the_development_sender_ends_its_round_before_the_app_goes(app, client, make):
+    """Stopped mid-round, it finishes and hands its connection back to a live pool."""
+    app.config.update(MAIL_BACKEND="files", MAIL_DELIVERY="after_commit")
+    occurrence = make.occurrence(capacity=10)
+    for n in range(3):
+        response = client.post(
+            f"/events/{occurrence.event.slug}",
+            data={
+                "occurrence": occurrence.id,
+                "name": "Ana Martin",
+                "email": f"p{n}@example.org",
+                "seats": 1,
+                "consent": "y",
+            },
+        )
+        assert response.status_code == 302
+    db.session.rollback()
+    sender = outbox._senders[id(app)]
+    outbox.stop_background_delivery(app)  # as the test fixture does before disposing
+    assert not sender.thread.is_alive()
+    db.session.remove()
+    assert db.engine.pool.checkedout() == 0

@@ -128,6 +128,7 @@ def test_another_app_server_sees_new_settings_once_their_version_moved(app, app_
     with other.app_context():
         assert current_settings().name == "Le nouveau nom"
         db.session.remove()
+        db.engine.dispose()  # its pooled connection closed now, not by the garbage collector
 
 
 def test_no_code_template_or_translation_names_a_cluster_but_the_demos():

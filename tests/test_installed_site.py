@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from calendrier.domain import bookings as rules
+from calendrier.domain import outbox
 from calendrier.extensions import db
 from calendrier.models import OutboxMessage
 
@@ -124,6 +125,7 @@ def test_a_language_without_its_catalogue_is_english_and_says_so(client, make):
     booking.locale = "de"  # as if German had been offered when the booking was made
     db.session.commit()
     rules.resend_booking_link(booking.id)
-    first, second = db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id))
-    assert '<html lang="fr">' in first.body_html and "Réservation" in first.subject
-    assert '<html lang="en">' in second.body_html and "Your booking" in second.subject
+    rows = db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id))
+    first, second = (outbox.render(row) for row in rows)  # as the worker renders them
+    assert '<html lang="fr">' in first.html and "Réservation" in first.subject
+    assert '<html lang="en">' in second.html and "Your booking" in second.subject

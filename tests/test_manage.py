@@ -388,7 +388,7 @@ def test_cancel_a_date_with_a_message(client, world):
     message = db.session.scalar(
         select(OutboxMessage).where(OutboxMessage.kind == "occurrence_cancelled")
     )
-    assert "Tempête annoncée" in message.body_text
+    assert "Tempête annoncée" in outbox.render(message).text
 
 
 # --- attendees ---------------------------------------------------------------------

@@ -1,9 +1,11 @@
 import logging
 import signal
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import click
+from flask import current_app
 
 from ..domain import feedback, outbox, reminders
 from ..extensions import db
@@ -19,17 +21,23 @@ def mail_group():
 
 @mail_group.command("send")
 @click.option("--watch", is_flag=True, help="Keep delivering until stopped (SIGTERM, Ctrl-C).")
+@click.option(
+    "--now", "at_once", is_flag=True, help="Try at once the emails waiting for their retry."
+)
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
 @click.option("--batch", default=100, show_default=True, help="Messages claimed at a time.")
-def send(watch: bool, interval: float, batch: int):
+def send(watch: bool, at_once: bool, interval: float, batch: int):
     """Deliver the outbox (failures are retried later with backoff).
 
     Several workers may run at once: each message is claimed by one of them.
     Stopped by SIGTERM or Ctrl-C, a watching worker finishes the message in hand.
     """
+    if at_once:
+        outbox.bring_forward()
     if not watch:
         report = outbox.deliver_all(batch)
-        click.echo(f"sent {report.sent}, failed {report.failed} (will retry)")
+        click.echo(summary(report))
+        say_what_waits()
         return
     stop = threading.Event()
     handler = lambda *_: stop.set()  # noqa: E731
@@ -44,7 +52,9 @@ def send(watch: bool, interval: float, batch: int):
                 click.echo(f"delivery failed, retrying: {error}", err=True)
             else:
                 if report.claimed:
-                    click.echo(f"sent {report.sent}, failed {report.failed} (will retry)")
+                    click.echo(summary(report))
+                    if report.failed:
+                        say_what_waits()
             stop.wait(interval)
     except KeyboardInterrupt:
         pass
@@ -53,11 +63,41 @@ def send(watch: bool, interval: float, batch: int):
     click.echo("stopped")
 
 
+def summary(report: outbox.DeliveryReport) -> str:
+    text = f"sent {report.sent}, failed {report.failed}"
+    if report.skipped:
+        text += f", skipped {report.skipped} (no longer true)"
+    return text
+
+
+def say_what_waits() -> None:
+    waiting = outbox.waiting()
+    if waiting.count and waiting.next_at is not None:
+        click.echo(
+            f"{waiting.count} waiting to retry, next at {local_time(waiting.next_at)}"
+            " (mail send --now tries them at once)"
+        )
+
+
+def local_time(moment: datetime) -> str:
+    """21:42 today, in the configured time zone; with the date when it is another day."""
+    zone = ZoneInfo(current_app.config.get("TIMEZONE") or "UTC")
+    local = moment.astimezone(zone)
+    if local.date() == utcnow().astimezone(zone).date():
+        return f"{local:%H:%M}"
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
 @mail_group.command("status")
 def status():
-    """How many emails are queued, being sent, sent and given up."""
+    """How many emails are queued, being sent, sent, skipped and given up; the next attempt."""
     for state, count in outbox.counts().items():
         click.echo(f"{state}: {count}")
+    waiting = outbox.waiting()
+    if waiting.count and waiting.next_at is not None:
+        click.echo(
+            f"next attempt: {local_time(waiting.next_at)} ({waiting.count} waiting to retry)"
+        )
 
 
 @mail_group.command("retry")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 
 from flask import current_app, render_template
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from ..extensions import db
 from ..models import OutboxMessage, User
 from ..timeutil import utcnow
+from . import outbox
 
 RESET_MAX_AGE = 2 * 3600  # seconds a reset link stays valid
 # A first-login link is as good as a password: it lives as long as a reset link. A
@@ -52,25 +52,32 @@ def user_for_reset_token(token: str, max_age: int = INVITE_MAX_AGE) -> User | No
 
 
 def queue_password_email(user: User, kind: str = "reset") -> OutboxMessage:
-    """Write the reset (or welcome) email to the outbox; the caller commits."""
-    link = f"{current_app.config['PUBLIC_URL']}/manage/reset/{password_reset_token(user)}"
-    with force_locale(user.locale or "fr"):
-        if kind == "welcome":
-            subject = _("Your organiser account on the agenda")
-        else:
-            subject = _("Choose a new password")
-        context = {"user": user, "link": link, "kind": kind}
-        body_text = render_template("manage/email/password.txt", **context)
-        body_html = render_template("manage/email/password.html", **context)
-    message = OutboxMessage(
-        kind=f"password_{kind}",
-        recipient=user.email,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
+    """Write the reset (or welcome) email's intent to the outbox; the caller commits.
+
+    The link is made when the worker sends it, from the account as it is then.
+    """
+    return outbox.queue(
+        f"password_{kind}", user.email, locale=user.locale or "fr", snapshot={"user_id": user.id}
     )
-    db.session.add(message)
-    return message
+
+
+@outbox.renders("password_reset", "password_welcome")
+def render_password_email(row: OutboxMessage) -> outbox.Email:
+    user = db.session.get(User, (row.snapshot or {}).get("user_id") or 0)
+    if user is None or not user.active:
+        raise outbox.Skip("the account no longer exists or was disabled")
+    kind = row.kind.removeprefix("password_")
+    link = f"{current_app.config['PUBLIC_URL']}/manage/reset/{password_reset_token(user)}"
+    if kind == "welcome":
+        subject = _("Your organiser account on the agenda")
+    else:
+        subject = _("Choose a new password")
+    context = {"user": user, "link": link, "kind": kind}
+    return outbox.Email(
+        subject=subject,
+        text=render_template("manage/email/password.txt", **context),
+        html=render_template("manage/email/password.html", **context),
+    )
 
 
 def record_login(user_id: int) -> None:

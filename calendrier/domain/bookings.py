@@ -33,6 +33,7 @@ from ..models import (
 from ..timeutil import utcnow
 from . import accessibility, audit, groups, questions
 from .booking_limits import check_confirmations_per_address
+from .deadlines import cancellation_deadline
 from .errors import (
     BookingClosed,
     CancellationClosed,
@@ -128,10 +129,6 @@ def is_booking_open(occurrence: Occurrence, now: datetime | None = None) -> bool
         and (opens is None or opens <= now)
         and now < closes
     )
-
-
-def cancellation_deadline(occurrence: Occurrence) -> datetime:
-    return occurrence.starts_at - timedelta(hours=occurrence.cancellation_deadline_hours or 0)
 
 
 def can_attendee_cancel(booking: Booking, now: datetime | None = None) -> bool:

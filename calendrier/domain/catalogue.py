@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from flask_babel import format_date
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +39,6 @@ from ..models import (
 from ..timeutil import localize, utcnow
 from . import accessibility, accounts, audit, bookings, groups, questions, trainings
 from .errors import CapacityBelowBookings, InvalidInput, NotFound
-from .notifications import KINDS as EMAIL_KINDS
 from .notifications import queue_booking_email
 from .text import has_control_characters
 
@@ -50,20 +48,6 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_RECURRING = 200
 MIN_PASSWORD_LENGTH = 8
 MAX_CAPACITY = 100_000
-
-
-# The email sent to attendees when their date moves; the attachment carries the new SEQUENCE.
-EMAIL_KINDS.setdefault(
-    "occurrence_changed",
-    (
-        lambda: _("Change of time or place: %(title)s"),
-        lambda: _(
-            "The organiser has changed the time or the place of this date. "
-            "Here are the new details; your booking stays as it is."
-        ),
-        "PUBLISH",
-    ),
-)
 
 
 # --- small helpers ------------------------------------------------------------

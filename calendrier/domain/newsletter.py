@@ -9,10 +9,12 @@
   email's subject, text and HTML and the archive page's fragment) and queues one outbox row
   per confirmed subscriber in one ``INSERT … SELECT``: 10,000 subscribers take one statement,
   and ``dedup_key`` (``newsletter:<month>:<subscriber id>``) makes "once per subscriber and
-  month" a database guarantee. The rows hold no body: ``build_letter`` (registered with the
-  outbox for the kind ``newsletter``) puts the frozen letter and the subscriber's own
-  unsubscribe link together when the worker sends it, with the ``List-Unsubscribe`` headers
-  of RFC 8058.
+  month" a database guarantee. Each row is an intent (the subscriber's language, the month):
+  ``render_letter`` (the outbox's renderer for the kind ``newsletter``, sent after the
+  emails about bookings) puts the frozen letter and the subscriber's own unsubscribe link
+  together when the worker sends it, with the ``List-Unsubscribe`` headers of RFC 8058;
+  a subscriber gone meanwhile gets nothing (the row ends ``skipped``).
+- The confirmation email and an organiser's test letter are intents too, rendered when sent.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from flask import current_app, render_template
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_mail import Message
 from sqlalchemy import String, case, cast, delete, func, insert, literal, select
 from sqlalchemy.orm import joinedload
 
@@ -123,39 +124,35 @@ def subscribe(email: str, locale: str, consent: bool, *, now: datetime | None = 
 
 
 def _queue_confirmation(subscriber: NewsletterSubscriber) -> None:
-    public_url = current_app.config["PUBLIC_URL"]
-    with force_locale(subscriber.locale):
-        context = {
-            "confirm_url": f"{public_url}/newsletter/confirm/{subscriber.token}",
-            "privacy_url": f"{public_url}/privacy",
-            "days": PENDING_DAYS,
-        }
-        subject = _("Confirm your subscription to the monthly news")
-        context["subject"] = subject
-        text = render_template("email/newsletter_confirm.txt", **context)
-        html = render_template("email/newsletter_confirm.html", **context)
-    queue_email(KIND_CONFIRM, subscriber.email, subject, text, html)
-
-
-def queue_email(
-    kind: str, recipient: str, subject: str, text: str, html: str, dedup_key: str | None = None
-) -> OutboxMessage:
-    """An email rendered now, written to the outbox in the caller's transaction.
-
-    The one place this module writes a whole email (the confirmation, a test letter):
-    when the outbox holds intents rendered at send time, only this function changes.
-    """
-    row = OutboxMessage(
-        kind=kind,
-        recipient=recipient,
-        subject=subject,
-        body_text=text,
-        body_html=html,
-        dedup_key=dedup_key,
+    """The intent of the confirmation email (rendered by ``render_confirmation``)."""
+    outbox.queue(
+        KIND_CONFIRM,
+        subscriber.email,
+        locale=subscriber.locale,
+        snapshot={"subscriber_id": subscriber.id},
     )
-    db.session.add(row)
-    outbox.mark_written()
-    return row
+
+
+@outbox.renders(KIND_CONFIRM)
+def render_confirmation(row: OutboxMessage) -> outbox.Email:
+    """The confirmation email, at send time: none once confirmed, or gone, meanwhile."""
+    subscriber = db.session.get(NewsletterSubscriber, (row.snapshot or {}).get("subscriber_id", 0))
+    if subscriber is None or subscriber.email != row.recipient:
+        raise outbox.Skip("no longer subscribing")
+    if subscriber.confirmed_at is not None:
+        raise outbox.Skip("already confirmed")
+    public_url = current_app.config["PUBLIC_URL"]
+    context = {
+        "confirm_url": f"{public_url}/newsletter/confirm/{subscriber.token}",
+        "privacy_url": f"{public_url}/privacy",
+        "days": PENDING_DAYS,
+    }
+    context["subject"] = subject = _("Confirm your subscription to the monthly news")
+    return outbox.Email(
+        subject=subject,
+        text=render_template("email/newsletter_confirm.txt", **context),
+        html=render_template("email/newsletter_confirm.html", **context),
+    )
 
 
 def confirm(token: str, *, now: datetime | None = None) -> NewsletterSubscriber:
@@ -383,17 +380,27 @@ def preview(month: str, language: str) -> dict[str, str]:
 
 
 def send_test(month: str, recipient: str, language: str) -> None:
-    """The letter to one address (the organiser's own), not counted as sent. Commits."""
-    letter = preview(month, language)
-    unsubscribe = f"{current_app.config['PUBLIC_URL']}/newsletter"
-    queue_email(
-        KIND_TEST,
-        recipient,
-        "[test] " + letter["subject"],
-        letter["text"].replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe),
-        letter["html"].replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe),
+    """The letter to one address (the organiser's own), not counted as sent. Commits.
+
+    Its intent (month, language) is written; ``render_test_letter`` makes it when it goes.
+    """
+    parse_month(month)
+    outbox.queue(
+        KIND_TEST, recipient, locale=language, snapshot={"month": month, "language": language}
     )
     db.session.commit()
+
+
+@outbox.renders(KIND_TEST)
+def render_test_letter(row: OutboxMessage) -> outbox.Email:
+    snapshot = row.snapshot or {}
+    letter = preview(snapshot["month"], snapshot.get("language") or row.locale)
+    unsubscribe = f"{current_app.config['PUBLIC_URL']}/newsletter"
+    return outbox.Email(
+        subject="[test] " + letter["subject"],
+        text=letter["text"].replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe),
+        html=letter["html"].replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe),
+    )
 
 
 @dataclass
@@ -453,8 +460,8 @@ def _queue_letters(issue: NewsletterIssue, now: datetime) -> int:
         literal(KIND_LETTER),
         subscriber.email,
         subject_by_language,
-        literal(""),
-        literal(""),
+        subscriber.locale,
+        literal({"month": issue.month}, OutboxMessage.snapshot.type),
         dedup,
         literal(OutboxStatus.QUEUED.value),
         literal(0),
@@ -467,8 +474,8 @@ def _queue_letters(issue: NewsletterIssue, now: datetime) -> int:
             "kind",
             "recipient",
             "subject",
-            "body_text",
-            "body_html",
+            "locale",
+            "snapshot",
             "dedup_key",
             "status",
             "attempts",
@@ -513,27 +520,26 @@ def _sent_content(month: str) -> dict | None:
     return _sent[key]
 
 
-def build_letter(row: OutboxMessage) -> Message:
-    """The outbox's builder for kind ``newsletter``: the frozen letter, for this subscriber."""
+@outbox.renders(KIND_LETTER, bulk=True)
+def render_letter(row: OutboxMessage) -> outbox.Email:
+    """The frozen letter, for this subscriber, when the worker sends it (kind ``newsletter``)."""
     _kind, month, subscriber_id = (row.dedup_key or "::").split(":", 2)
     subscriber = db.session.get(NewsletterSubscriber, int(subscriber_id or 0))
     content = _sent_content(month)
     if subscriber is None or subscriber.confirmed_at is None or content is None:
-        raise outbox.Undeliverable("no longer subscribed")
+        raise outbox.Skip("no longer subscribed")
     letter = content.get(subscriber.locale) or content["fr"]
     url = unsubscribe_url(subscriber.token)
-    msg = Message(
+    return outbox.Email(
         subject=letter["subject"],
-        recipients=[subscriber.email],
-        body=letter["text"].replace(UNSUBSCRIBE_PLACEHOLDER, url),
+        text=letter["text"].replace(UNSUBSCRIBE_PLACEHOLDER, url),
         html=letter["html"].replace(UNSUBSCRIBE_PLACEHOLDER, url),
-        extra_headers={
+        headers={
             "List-Unsubscribe": f"<{url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Precedence": "bulk",
         },
     )
-    return msg
 
 
 def sent_issues() -> list[NewsletterIssue]:
@@ -545,5 +551,3 @@ def sent_issues() -> list[NewsletterIssue]:
         )
     )
 
-
-outbox.register_builder(KIND_LETTER, build_letter, bulk=True)

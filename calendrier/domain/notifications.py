@@ -1,27 +1,32 @@
-"""Emails about bookings, written to the outbox inside the caller's transaction.
+"""Emails about bookings: their intent written in the caller's transaction, rendered later.
 
-Nothing here sends anything: ``outbox.deliver`` does, after the commit, so a
-booking never fails because the mail server is down and no email tells of a
-change that was rolled back.
+``queue_booking_email`` writes one small outbox row (kind, booking, language, snapshot);
+``render_booking_email``, registered for every kind of ``KINDS``, makes the email when the
+worker sends it, after the commit: a booking never fails because the mail server is down,
+no email tells of a change that was rolled back, and none states what has become untrue.
+A new kind of booking email is an entry in ``KINDS`` (subject, lead, attachment method)
+registered with ``outbox.renders``; see ``outbox`` for kinds of their own.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from email.utils import parseaddr
 
 from flask import current_app, render_template
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from ..extensions import db
-from ..models import Booking, BookingStatus, OutboxMessage
+from ..models import Booking, BookingStatus, OutboxMessage, Venue
 from ..timeutil import utcnow
+from . import outbox
 from .calendars import calendar_bytes, fold, format_utc, param_value
 from .check_in_codes import EMAIL_IMAGE_ID, check_in_url
+from .deadlines import cancellation_deadline
 from .images import image_json
 from .languages import event_text
-from .outbox import mark_written
+from .outbox import Email, Skip, renders
 
 # kind -> (subject, lead paragraph, iCalendar METHOD of the attachment or None)
 KINDS = {
@@ -153,6 +158,21 @@ def manage_url(booking: Booking) -> str:
     return f"{current_app.config['PUBLIC_URL']}/bookings/{booking.token}"
 
 
+def booking_snapshot(booking: Booking, message: str = "") -> dict:
+    """What a booking email states, as of the change that writes it."""
+    occurrence = booking.occurrence
+    snapshot = {
+        "status": str(booking.status),
+        "seats": booking.seats,
+        "starts_at": occurrence.starts_at.isoformat(),
+        "ends_at": occurrence.ends_at.isoformat(),
+        "venue_id": occurrence.venue_id,
+    }
+    if message:
+        snapshot["message"] = message
+    return snapshot
+
+
 def queue_booking_email(
     booking: Booking,
     kind: str,
@@ -160,52 +180,100 @@ def queue_booking_email(
     message: str = "",
     dedup_key: str | None = None,
 ) -> OutboxMessage:
-    """Write the email for ``kind`` to the outbox, in the booking's language."""
-    subject_of, lead_of, method = KINDS[kind]
-    method = attachment_method(booking, method)
+    """Write the intent of the email for ``kind`` in the booking's transaction.
+
+    One small row: no template is rendered here (``render_booking_email`` does, when the
+    worker sends it); the calendar file it will carry is decided now, from the booking's
+    state. ``message``: the organiser's words, stated as written.
+    """
+    return outbox.queue(
+        kind,
+        booking.email,
+        booking_id=booking.id,
+        locale=booking.locale or "fr",
+        snapshot=booking_snapshot(booking, message),
+        ics_method=attachment_method(booking, KINDS[kind][2]),
+        dedup_key=dedup_key,
+    )
+
+
+# Emails that tell of something that happened: still true once it did. Every other kind
+# announces the booking's state, and is skipped when that state changed before it went
+# (the change that moved it wrote its own email, which tells the state as it is).
+ENDED_KINDS = frozenset({"rejected", "cancelled", "cancelled_by_organiser", "occurrence_cancelled"})
+
+
+@renders(*KINDS)
+def render_booking_email(row: OutboxMessage) -> Email:
+    """A booking email as true at send time (the row's language is already in force).
+
+    An email about an ending states the seats, date and place that ended (the snapshot);
+    one about a live booking states them as they are now, so a confirmation sent after a
+    change of seats or time tells the new ones, and its ``.ics`` is the current one.
+    """
+    booking = db.session.get(Booking, row.booking_id) if row.booking_id else None
+    if booking is None:
+        raise Skip("the booking no longer exists")
+    if booking.anonymised_at is not None:
+        raise Skip("the booking was anonymised")
+    snapshot = row.snapshot or {}
+    kind = row.kind
+    announced = snapshot.get("status")
+    if kind not in ENDED_KINDS and announced and booking.status != announced:
+        raise Skip(f"the booking is {booking.status} now, no longer {announced}")
     occurrence = booking.occurrence
     event = occurrence.event
+    seats, starts_at, ends_at, venue = (
+        booking.seats,
+        occurrence.starts_at,
+        occurrence.ends_at,
+        occurrence.venue,
+    )
+    if kind in ENDED_KINDS and snapshot:
+        seats = snapshot.get("seats", seats)
+        starts_at = _instant(snapshot.get("starts_at")) or starts_at
+        ends_at = _instant(snapshot.get("ends_at")) or ends_at
+        if snapshot.get("venue_id") not in (None, occurrence.venue_id):
+            venue = db.session.get(Venue, snapshot["venue_id"]) or venue
+    subject_of, lead_of, _method = KINDS[kind]
+    method = row.ics_method  # decided by the change: a live kind is sent in the same state
     public_url = current_app.config["PUBLIC_URL"]
     # Confirmed: the person may show this email at the door, with its check-in code.
     check_in = check_in_url(booking) if booking.status == BookingStatus.CONFIRMED else None
-    with force_locale(booking.locale or "fr"):
-        context = {
-            "booking": booking,
-            "occurrence": occurrence,
-            "event": event,
-            "venue": occurrence.venue,
-            "lead": lead_of(),
-            "message": message,
-            "kind": kind,
-            "manage_url": manage_url(booking),
-            "event_url": f"{public_url}/events/{event.slug}",
-            "privacy_url": f"{public_url}/privacy",
-            "check_in_image": f"cid:{EMAIL_IMAGE_ID}" if check_in else None,
-        }
-        context["title"] = title = event_text(event, "title", booking.locale or "fr")
-        context["picture"] = image_json(event.image)
-        subject = subject_of() % {"title": title}
-        context["subject"] = subject
-        context["has_calendar"] = method is not None
-        from .bookings import cancellation_deadline  # the rule lives there (which imports us)
-
-        context["deadline"] = deadline = cancellation_deadline(occurrence)
-        context["can_change"] = utcnow() < deadline
-        body_text = render_template("email/booking.txt", **context)
-        body_html = render_template("email/booking.html", **context)
-        ics = booking_calendar(booking, method).decode() if method else None
-    outbox = OutboxMessage(
-        kind=kind,
-        booking_id=booking.id,
-        recipient=booking.email,
+    deadline = cancellation_deadline(occurrence)
+    title = event_text(event, "title", row.locale or booking.locale or "fr")
+    subject = subject_of() % {"title": title}
+    context = {
+        "booking": booking,
+        "occurrence": occurrence,
+        "event": event,
+        "title": title,
+        "picture": image_json(event.image),
+        "venue": venue,
+        "seats": seats,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "lead": lead_of(),
+        "message": snapshot.get("message", ""),
+        "kind": kind,
+        "subject": subject,
+        "manage_url": manage_url(booking),
+        "event_url": f"{public_url}/events/{event.slug}",
+        "privacy_url": f"{public_url}/privacy",
+        "check_in_image": f"cid:{EMAIL_IMAGE_ID}" if check_in else None,
+        "has_calendar": method is not None,
+        "deadline": deadline,
+        "can_change": utcnow() < deadline,
+    }
+    return Email(
         subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-        ics=ics,
-        ics_method=method if ics else None,
+        text=render_template("email/booking.txt", **context),
+        html=render_template("email/booking.html", **context),
+        ics=booking_calendar(booking, method).decode() if method else None,
+        ics_method=method,
         check_in_url=check_in,
-        dedup_key=dedup_key,
     )
-    db.session.add(outbox)
-    mark_written()
-    return outbox
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

@@ -1,4 +1,27 @@
-"""Delivery of the email outbox: claimed in batches, sent after the commit, retried.
+"""The email outbox: what to tell whom, written with the change; rendered and sent later.
+
+**What a row holds.** The intent, not the finished email: its ``kind``, the booking it
+is about (``booking_id``, when there is one), the language (``locale``) and a small
+``snapshot`` (JSON) of what the email must state as of the change: the status it
+announces, the seats, the date and the place, the organiser's words. Writing it costs
+the change's transaction one small insert (``queue``); the templates, the ``.ics`` and
+the QR code are made by the worker, when it sends.
+
+**Kinds: the extension point.** Each kind has a renderer, registered with
+``@renders("kind", ...)``: a function ``(row) -> Email`` called at send time, inside the
+row's language (``force_locale``), that reads what it needs (the booking as it is now,
+the snapshot as it was) and returns the subject, text, HTML and optional ``.ics`` and
+check-in code. When what the email would state has become untrue (a confirmation for a
+booking cancelled meanwhile), the renderer raises ``Skip("why")``: the row ends
+``skipped``, with the reason, and is never sent. A new kind of email (an organiser's
+message, a feedback request, a certificate, a newsletter letter) is a module that calls
+``queue(kind, recipient, snapshot=...)`` in its transaction and registers its renderer;
+the module must be imported by the app factory (its blueprint or domain import does) so
+the worker knows it. A row whose kind has no renderer fails at once (``mail status``
+shows it; ``mail retry`` sends it once the code is there). Rows written before this
+design (rendered at write time, ``body_text`` set) are sent as written.
+
+**Delivery**: claimed in batches, sent after the commit, retried.
 
 The rules that make each message go out once, and never be lost:
 
@@ -32,8 +55,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app, has_request_context
+from flask_babel import force_locale
 from flask_mail import Message, email_dispatched
 from sqlalchemy import event, func, or_, select, update
 
@@ -70,11 +95,107 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     claimed: int = 0
+    skipped: int = 0
 
     def add(self, other: DeliveryReport) -> None:
         self.sent += other.sent
         self.failed += other.failed
         self.claimed += other.claimed
+        self.skipped += other.skipped
+
+
+# --- the intent, and the renderers that turn it into an email ----------------
+
+
+@dataclass
+class Email:
+    """One rendered email, as the worker sends it."""
+
+    subject: str
+    text: str
+    html: str = ""
+    ics: str | None = None
+    ics_method: str | None = None  # the attachment's METHOD (PUBLISH, CANCEL)
+    check_in_url: str | None = None  # attached as an inline QR code when set
+    headers: dict[str, str] | None = None  # e.g. a letter's List-Unsubscribe
+
+
+class Skip(Exception):
+    """What this email would state is no longer true: it is not sent (the reason is kept)."""
+
+
+class UnknownKind(LookupError):
+    """No renderer is registered for a row's kind: it fails at once, nothing is guessed."""
+
+
+Renderer = Callable[[OutboxMessage], Email]
+RENDERERS: dict[str, Renderer] = {}
+# Bulk mail (a newsletter to thousands) waits behind the emails about bookings.
+BULK_KINDS: set[str] = set()
+
+
+def renders(*kinds: str, bulk: bool = False) -> Callable[[Renderer], Renderer]:
+    """Register the renderer of one or more kinds of email (see the module's docstring).
+
+    ``bulk``: the kind is sent after every other due email (``claim`` orders so).
+    """
+
+    def register(renderer: Renderer) -> Renderer:
+        for kind in kinds:
+            RENDERERS[kind] = renderer
+            if bulk:
+                BULK_KINDS.add(kind)
+        return renderer
+
+    return register
+
+
+def queue(
+    kind: str,
+    recipient: str,
+    *,
+    booking_id: int | None = None,
+    locale: str = "fr",
+    snapshot: dict[str, Any] | None = None,
+    ics_method: str | None = None,
+    dedup_key: str | None = None,
+) -> OutboxMessage:
+    """Write the intent of an email in the caller's transaction (the caller commits).
+
+    ``ics_method``: the calendar file it will carry (``PUBLISH``, ``CANCEL``), decided by
+    the change itself. ``dedup_key`` (unique) makes "once" a database guarantee, e.g.
+    ``reminder:<id>``.
+    """
+    row = OutboxMessage(
+        kind=kind,
+        booking_id=booking_id,
+        recipient=recipient,
+        locale=locale,
+        snapshot=snapshot or {},
+        ics_method=ics_method,
+        dedup_key=dedup_key,
+    )
+    db.session.add(row)
+    mark_written()
+    return row
+
+
+def render(row: OutboxMessage) -> Email:
+    """The email ``row`` stands for, as true now. Raises ``Skip`` or ``UnknownKind``."""
+    if row.body_text is not None:  # written before renderers existed: sent as written
+        return Email(
+            subject=row.subject,
+            text=row.body_text,
+            html=row.body_html or "",
+            ics=row.ics,
+            ics_method=row.ics_method if row.ics else None,
+            check_in_url=row.check_in_url,
+        )
+    renderer = RENDERERS.get(row.kind)
+    if renderer is None:
+        raise UnknownKind(f"no renderer for emails of kind {row.kind!r}")
+    with force_locale(row.locale or "fr"):
+        return renderer(row)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -168,9 +289,39 @@ def _fail(row: OutboxMessage, worker: str, error: Exception, now: datetime) -> N
     )
 
 
+def connection_lost(error: Exception) -> bool:
+    """The line to the mail server is gone (down, reset, timed out), not a refusal."""
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return True
+    return isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException)
+
+
+def _release(ids: list[int], worker: str, until: datetime) -> int:
+    """Put back claimed messages that were not tried: that claim was no attempt. Commits."""
+    if not ids:
+        return 0
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.claimed_by == worker,
+            OutboxMessage.status == OutboxStatus.SENDING,
+        )
+        .values(
+            status=OutboxStatus.QUEUED,
+            claimed_by=None,
+            attempts=OutboxMessage.attempts - 1,
+            next_attempt_at=until,
+            last_error="not tried: the connection to the mail server was lost",
+        )
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
 def is_permanent(error: Exception) -> bool:
-    """A 5xx answer about this message: retrying will not help."""
-    if isinstance(error, Undeliverable):
+    """A 5xx answer about this message, or a kind nobody renders: retrying will not help."""
+    if isinstance(error, UnknownKind):
         return True
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _message in error.recipients.values()]
@@ -185,47 +336,27 @@ def is_permanent(error: Exception) -> bool:
 # --- building and sending ----------------------------------------------------
 
 
-class Undeliverable(Exception):
-    """A row that no longer has anyone to go to (e.g. its subscriber left meanwhile)."""
-
-
-# kind -> a function building the message at send time, for rows that hold no body
-# (the monthly letter: one row per subscriber, the letter itself stored once).
-BUILDERS: dict[str, Callable[[OutboxMessage], Message]] = {}
-BULK_KINDS: set[str] = set()
-
-
-def register_builder(
-    kind: str, builder: Callable[[OutboxMessage], Message], *, bulk: bool = False
-) -> None:
-    BUILDERS[kind] = builder
-    if bulk:
-        BULK_KINDS.add(kind)
-
-
-def build_message(row: OutboxMessage) -> Message:
-    builder = BUILDERS.get(row.kind)
-    if builder is not None:
-        msg = builder(row)
-        msg.msgId = message_id(row)
-        return msg
+def build_message(row: OutboxMessage, email: Email | None = None) -> CalendarMessage:
+    """The MIME message for ``row`` (rendered now unless ``email`` is given)."""
+    email = email or render(row)
     msg = CalendarMessage(
-        subject=row.subject,
+        subject=email.subject,
         sender=current_settings().sender,
         recipients=[row.recipient],
-        body=row.body_text,
-        html=row.body_html or None,
+        body=email.text,
+        html=email.html or None,
+        extra_headers=email.headers or None,
     )
     msg.msgId = message_id(row)
-    if row.ics:
-        msg.ics_method = row.ics_method
-        filename = "cancel.ics" if row.ics_method == "CANCEL" else "invitation.ics"
-        msg.attach(filename, "text/calendar", row.ics.encode())
-    if row.check_in_url and row.body_html:
+    if email.ics:
+        msg.ics_method = email.ics_method
+        filename = "cancel.ics" if email.ics_method == "CANCEL" else "invitation.ics"
+        msg.attach(filename, "text/calendar", email.ics.encode())
+    if email.check_in_url and email.html:
         msg.attach(
             "check-in.png",
             "image/png",
-            qr_png(row.check_in_url),
+            qr_png(email.check_in_url),
             "inline",
             headers={"Content-ID": f"<{EMAIL_IMAGE_ID}>"},
         )
@@ -286,7 +417,9 @@ class FileTransport:
     def send(self, msg: Message) -> None:
         number = msg.msgId.strip("<>").split("@")[0]
         path = self.folder / f"{utcnow():%Y%m%d-%H%M%S}-{number}.eml"
-        path.write_bytes(msg.as_bytes())
+        partial = path.with_suffix(".eml.part")
+        partial.write_bytes(msg.as_bytes())
+        partial.replace(path)  # whoever watches the folder never sees half an email
         self.app.logger.info("email to %s: %s (%s)", ", ".join(msg.send_to), msg.subject, path)
         email_dispatched.send(self.app, message=msg)
 
@@ -332,21 +465,43 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
             report.failed += 1
         return report
     try:
-        for row in rows:
+        for position, row in enumerate(rows):
             if not _still_mine(row.id, worker):
                 continue  # taken over by another worker: it is theirs now
             try:
-                connection.send(build_message(row))
+                email = render(row)  # as things are now, just before it goes
+            except Skip as reason:
+                db.session.rollback()
+                _finish(row.id, worker, status=OutboxStatus.SKIPPED, last_error=str(reason))
+                report.skipped += 1
+                continue
             except Exception as error:
-                log.warning("sending outbox %s failed: %s", row.id, error)
+                db.session.rollback()
+                log.exception("rendering outbox %s failed", row.id)
                 _fail(row, worker, error, utcnow())
                 report.failed += 1
+                continue
+            db.session.commit()  # the reads done: hold no transaction while talking SMTP
+            try:
+                connection.send(build_message(row, email))
+            except Exception as error:
+                log.warning("sending outbox %s failed: %s", row.id, error)
+                now = utcnow()
+                _fail(row, worker, error, now)
+                report.failed += 1
+                if connection_lost(error):
+                    # The rest of the batch would wait a timeout each on a dead line:
+                    # it is put back at once, to be retried with this one.
+                    rest = [r.id for r in rows[position + 1 :]]
+                    report.failed += _release(rest, worker, now + backoff(row.attempts))
+                    break
             else:
                 _finish(
                     row.id,
                     worker,
                     status=OutboxStatus.SENT,
                     sent_at=utcnow(),
+                    subject=email.subject[:300],  # what went out, for the record
                     last_error="",
                 )
                 report.sent += 1
@@ -374,6 +529,42 @@ def counts() -> dict[str, int]:
     result.update({status: count for status, count in rows})
     db.session.commit()
     return result
+
+
+@dataclass
+class Waiting:
+    """Messages queued for a later attempt (a backoff after a failure), and the soonest."""
+
+    count: int
+    next_at: datetime | None
+
+
+def waiting(now: datetime | None = None) -> Waiting:
+    """What waits for its backoff (``mail send`` and ``mail status`` say it)."""
+    now = now or utcnow()
+    count, soonest = db.session.execute(
+        select(func.count(OutboxMessage.id), func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at > now
+        )
+    ).one()
+    db.session.commit()
+    return Waiting(count or 0, soonest if count else None)
+
+
+def bring_forward(now: datetime | None = None) -> int:
+    """Make the messages waiting for their backoff due now (``mail send --now``). Commits.
+
+    Only rows still ``queued`` change: one a worker has claimed meanwhile keeps its claim,
+    and each is still sent by whoever claims it, once.
+    """
+    now = now or utcnow()
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at > now)
+        .values(next_attempt_at=now)
+    )
+    db.session.commit()
+    return result.rowcount or 0
 
 
 def retry_failed(since: datetime | None = None) -> int:
@@ -406,7 +597,7 @@ def mail_delivery(app: Flask) -> str:
 
 
 def mark_written() -> None:
-    """Called when a message is added to the session: deliver once it is committed."""
+    """Called when a message is added to the session (``queue`` does): deliver once committed."""
     db.session.info["outbox_written"] = True
 
 
@@ -417,6 +608,7 @@ class BackgroundSender:
         self.app = app
         self.wake = threading.Event()
         self.wake.set()  # first round: whatever was queued before the server started
+        self.stopping = False
         self.thread = threading.Thread(target=self.run, name="outbox-sender", daemon=True)
         self.thread.start()
 
@@ -424,6 +616,8 @@ class BackgroundSender:
         while True:
             self.wake.wait()
             self.wake.clear()
+            if self.stopping:
+                return
             with self.app.app_context():
                 try:
                     deliver_all()
@@ -433,8 +627,24 @@ class BackgroundSender:
                     db.session.remove()
 
 
+    def stop(self, timeout: float = 60) -> None:
+        self.stopping = True
+        self.wake.set()
+        self.thread.join(timeout)
+
+
 _senders: dict[int, BackgroundSender] = {}
 _senders_lock = threading.Lock()
+
+
+def stop_background_delivery(app: Flask) -> None:
+    """End the app's after-commit sender once its round is done; call it before disposing
+    the app's engine, or the round in progress hands its connection back to a pool that
+    is gone, and that connection is closed by the garbage collector, whenever it runs."""
+    with _senders_lock:
+        sender = _senders.pop(id(app), None)
+    if sender is not None:
+        sender.stop()
 
 
 def _after_commit(session) -> None:

@@ -121,7 +121,8 @@ def _anonymise(booking_ids: list[int], now: datetime) -> int:
             recipient=literal("booking-")
             + cast(OutboxMessage.booking_id, String)
             + literal(f"@{ANONYMOUS_DOMAIN}"),
-            body_text="",
+            snapshot={},
+            body_text=None,
             body_html="",
             ics=None,
             check_in_url=None,
@@ -439,6 +440,7 @@ def _message(message: OutboxMessage) -> dict[str, Any]:
         "created_at": _iso(message.created_at),
         "sent_at": _iso(message.sent_at),
         "body_text": message.body_text,
+        "snapshot": message.snapshot,
     }
 
 
