@@ -25,6 +25,7 @@ SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
 
 MAX_INT = 2_147_483_647  # a PostgreSQL integer
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2099  # the times a programme's dates may take
 
 
 def is_slug(value: str) -> bool:
@@ -121,9 +122,14 @@ class Moment(ma.fields.AwareDateTime):
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return moment.astimezone(UTC)
+            moment = moment.astimezone(UTC)
         except OverflowError:  # the first or last hours of year 1 or 9999
             raise ma.ValidationError("This time is out of range.") from None
+        # A programme's dates: not the Middle Ages (Paris then kept local mean time, an
+        # offset of +00:09:21 that no ISO 8601 reader takes back), not the year 9999.
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            raise ma.ValidationError("This time is out of range.")
+        return moment
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:

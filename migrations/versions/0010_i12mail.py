@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010_i12mail'
-down_revision = '0009_i16'
+down_revision = '0007_i14'
 branch_labels = None
 depends_on = None
 
