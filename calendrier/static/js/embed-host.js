@@ -12,4 +12,9 @@
       if (frames[i].contentWindow === event.source) frames[i].style.height = height + "px";
     }
   });
+  // A frame that loaded before this script ran has already told its height: ask again.
+  var frames = document.querySelectorAll("iframe[data-calendrier-embed]");
+  for (var i = 0; i < frames.length; i++) {
+    if (frames[i].contentWindow) frames[i].contentWindow.postMessage({ type: "calendrier:ask" }, origin || "*");
+  }
 })();

@@ -10,6 +10,13 @@
       window.parent.postMessage({ type: "calendrier:height", height: height }, "*");
     }
   }
+  // The host's script may start after this frame has loaded (it is async): it then asks.
+  window.addEventListener("message", function (event) {
+    if (event.source === window.parent && event.data && event.data.type === "calendrier:ask") {
+      last = 0;
+      send();
+    }
+  });
   window.addEventListener("load", send);
   window.addEventListener("resize", send);
   if (window.ResizeObserver) new ResizeObserver(send).observe(document.documentElement);
