@@ -31,10 +31,9 @@ from ..models import (
     EventKind,
     Occurrence,
     OccurrenceStatus,
-    OutboxMessage,
 )
 from ..timeutil import utcnow
-from . import trainings
+from . import outbox, trainings
 from .exports import filename as export_name
 from .training_mail import queue_training_email, site_name
 
@@ -249,16 +248,7 @@ def _queue(now: datetime) -> int:
         .order_by(Booking.id)
         .with_for_update(of=Booking)
     ).all()
-    keys = [certificate_key(b) for b in candidates]
-    already = (
-        set(
-            db.session.scalars(
-                select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(keys))
-            )
-        )
-        if keys
-        else set()
-    )
+    already = outbox.queued_keys([certificate_key(b) for b in candidates])
     count = 0
     for booking in candidates:
         if certificate_key(booking) not in already and why_not(booking, now) is None:

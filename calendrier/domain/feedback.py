@@ -24,10 +24,9 @@ from ..models import (
     Feedback,
     Occurrence,
     OccurrenceStatus,
-    OutboxMessage,
 )
 from ..timeutil import utcnow
-from . import trainings
+from . import outbox, trainings
 from .errors import InvalidInput, InvalidTransition, NotFound
 from .text import has_control_characters
 from .training_mail import queue_training_email
@@ -130,16 +129,7 @@ def _queue(now: datetime) -> int:
         .order_by(Booking.id)
         .with_for_update(of=Booking)
     ).all()
-    keys = [request_key(b) for b in candidates]
-    already = (
-        set(
-            db.session.scalars(
-                select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(keys))
-            )
-        )
-        if keys
-        else set()
-    )
+    already = outbox.queued_keys([request_key(b) for b in candidates])
     count = 0
     for booking in candidates:
         if request_key(booking) not in already and can_answer(booking, now):

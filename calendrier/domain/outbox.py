@@ -180,6 +180,16 @@ def queue(
     return row
 
 
+def queued_keys(keys: list[str]) -> set[str]:
+    """Which of these ``dedup_key``s are already in the outbox: one query for a batch job
+    (reminders, feedback requests, certificates) that queues each email once."""
+    if not keys:
+        return set()
+    return set(
+        db.session.scalars(select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(keys)))
+    )
+
+
 def render(row: OutboxMessage) -> Email:
     """The email ``row`` stands for, as true now. Raises ``Skip`` or ``UnknownKind``."""
     if row.body_text is not None:  # written before renderers existed: sent as written
@@ -625,7 +635,6 @@ class BackgroundSender:
                     log.exception("background delivery failed")
                 finally:
                     db.session.remove()
-
 
     def stop(self, timeout: float = 60) -> None:
         self.stopping = True

@@ -17,6 +17,7 @@ from ..models import (
     OutboxStatus,
 )
 from ..timeutil import utcnow
+from . import outbox
 from .notifications import queue_booking_email
 
 REMINDER_WINDOW = timedelta(days=1)
@@ -59,16 +60,7 @@ def _queue(now: datetime) -> int:
         .order_by(Booking.id)
         .with_for_update(of=Booking)
     ).all()
-    keys = [reminder_key(b) for b in candidates]
-    already = (
-        set(
-            db.session.scalars(
-                select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(keys))
-            )
-        )
-        if keys
-        else set()
-    )
+    already = outbox.queued_keys([reminder_key(b) for b in candidates])
     count = 0
     for booking in candidates:
         if reminder_key(booking) not in already:
