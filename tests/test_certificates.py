@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from calendrier.domain import certificates, outbox, trainings
 from calendrier.domain import feedback as opinions
+from calendrier.domain.settings import update_settings
 from calendrier.extensions import db
 from calendrier.models import Event, OutboxMessage
 
@@ -147,9 +148,9 @@ def test_the_demo_training_has_a_past_session_filled_in(runner, client):
 
 
 def test_the_cluster_logo_is_drawn_with_its_alternative_text(app, client, ended, tmp_path):
-    logo = tmp_path / "logo.png"
+    logo = io.BytesIO()
     qrcode.make("La Cartoucherie").save(logo)
-    app.config.update(SITE_LOGO=str(logo), SITE_NAME="Agenda de La Cartoucherie")
+    update_settings(name="Agenda de La Cartoucherie", logo=logo.getvalue())  # as an admin does
     _occurrence, ana, _bob = ended
     data = client.get(f"/bookings/{ana.token}/certificate.pdf").data
     info = pdf_info(data)

@@ -15,7 +15,6 @@ import os
 import zipfile
 from datetime import datetime
 
-from flask import current_app
 from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
 from fpdf import FPDF
@@ -33,7 +32,7 @@ from ..models import (
     OccurrenceStatus,
 )
 from ..timeutil import utcnow
-from . import outbox, trainings
+from . import outbox, settings, trainings
 from .exports import filename as export_name
 from .training_mail import queue_training_email, site_name
 
@@ -65,12 +64,6 @@ def why_not(booking: Booking, now: datetime | None = None) -> str | None:
 def format_hours(hours: float) -> str:
     """35 -> "35", 3.5 -> "3,5" (fr) / "3.5" (en)."""
     return format_decimal(round(hours, 2), format="#,##0.##")
-
-
-def logo_path() -> str | None:
-    """The cluster's logo, a PNG or JPEG file (until the site settings land: configuration)."""
-    path = current_app.config.get("SITE_LOGO")
-    return path if path and os.path.isfile(path) else None
 
 
 def _font(pdf: FPDF) -> str:
@@ -115,9 +108,10 @@ def certificate_pdf(booking: Booking) -> bytes:
         t = lambda text: _plain(text, font)  # noqa: E731
         pdf.add_page()
         pdf.set_margins(20, 20, 20)
-        logo = logo_path()
+        logo = settings.logo_jpeg()  # the one an admin set at /manage/settings
         if logo:
-            pdf.image(logo, x=20, y=18, h=18, alt_text=_("Logo of %(name)s", name=cluster))
+            alt = _("Logo of %(name)s", name=cluster)
+            pdf.image(io.BytesIO(logo), x=20, y=18, h=18, alt_text=alt)
             pdf.set_xy(20, 40)
         else:
             pdf.set_xy(20, 20)

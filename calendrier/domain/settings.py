@@ -115,6 +115,16 @@ def current_settings() -> Settings:
     return value
 
 
+def logo_jpeg() -> bytes | None:
+    """The logo's largest JPEG copy, for what draws it itself (the certificates' PDF)."""
+    row = db.session.get(SiteSettings, SETTINGS_ID)
+    if row is None or row.logo is None:
+        return None
+    name, _width, _height = images.largest_jpeg(row.logo)
+    found = images.find_file(row.logo.digest, name)
+    return found.data if found is not None else None
+
+
 def forget() -> None:
     """This server's copy is stale (the settings were just saved here)."""
     if has_app_context():
