@@ -169,7 +169,7 @@ def test_held_places_go_only_to_wheelchair_users_until_released(make):
         ask(occurrence, wheelchair=True, seats=2)  # one held place, no ordinary seat left
     second = ask(occurrence, wheelchair=True)
     assert second.status == BookingStatus.CONFIRMED
-    assert accessibility.held_left(occurrence) == 0
+    assert rules.held_left(occurrence) == 0
     with pytest.raises(OccurrenceFull):
         ask(occurrence, wheelchair=True)
 

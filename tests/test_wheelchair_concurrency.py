@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from calendrier.domain import accessibility
 from calendrier.domain import bookings as rules
 from calendrier.domain.errors import OccurrenceFull
 from calendrier.extensions import db
@@ -47,7 +46,7 @@ def test_a_rush_of_ordinary_and_wheelchair_bookings_keeps_the_held_places(app, m
     assert ordinary <= 8 - 3  # held places never went to people who did not ask
     assert users >= 3  # each held place went to a wheelchair user
     assert ordinary + users == 8  # and every place found someone
-    assert accessibility.held_left(occurrence) == 0
+    assert rules.held_left(occurrence) == 0
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == ordinary + users
 
 
@@ -77,5 +76,5 @@ def test_parties_racing_for_the_last_places_with_companions(app, make):
     )
     # the seats taken and the places still held never add up to more than the capacity
     assert ordinary + users + max(2 - wheelchair_bookings, 0) <= 6
-    assert accessibility.held_left(occurrence) == max(2 - wheelchair_bookings, 0)
+    assert rules.held_left(occurrence) == max(2 - wheelchair_bookings, 0)
     assert outcomes.count("confirmed") * 2 == ordinary + users

@@ -16,14 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
 
-from ..extensions import db
-from ..models import Booking, BookingStatus, Occurrence, Venue
-from ..timeutil import utcnow
+from ..models import Occurrence, Venue
 
 
 @dataclass(frozen=True)
@@ -202,64 +198,6 @@ def atom_categories(codes: Sequence[str]) -> list[dict[str, str]]:
 def ical_value(codes: Sequence[str]) -> str | None:
     """The value of ``X-ACCESSIBILITY`` in feeds (None: no line)."""
     return ",".join(codes) if codes else None
-
-
-# --- held wheelchair places ----------------------------------------------------------
-
-
-def release_at(occurrence: Occurrence) -> datetime:
-    return occurrence.starts_at - timedelta(hours=occurrence.wheelchair_release_hours or 0)
-
-
-def holds_places(occurrence: Occurrence, now: datetime | None = None) -> bool:
-    """Are places held for wheelchair users right now?"""
-    now = now or utcnow()
-    return (occurrence.wheelchair_spaces or 0) > 0 and now < release_at(occurrence)
-
-
-def _wheelchair_confirmed():
-    return select(func.count(Booking.id)).where(
-        Booking.status == BookingStatus.CONFIRMED, Booking.wheelchair.is_(True)
-    )
-
-
-def held_left(occurrence: Occurrence, now: datetime | None = None) -> int:
-    """Held places not yet taken (0 once released). One query, only when places are held."""
-    if not holds_places(occurrence, now):
-        return 0
-    taken = db.session.scalar(_wheelchair_confirmed().where(Booking.occurrence_id == occurrence.id))
-    return max(occurrence.wheelchair_spaces - (taken or 0), 0)
-
-
-def held_left_by_occurrence(
-    occurrences: Sequence[Occurrence], now: datetime | None = None
-) -> dict[int, int]:
-    """The same for a list page: one query, and none when no date holds places."""
-    now = now or utcnow()
-    holding = [o for o in occurrences if holds_places(o, now)]
-    if not holding:
-        return {}
-    rows = db.session.execute(
-        select(Booking.occurrence_id, func.count(Booking.id))
-        .where(
-            Booking.occurrence_id.in_([o.id for o in holding]),
-            Booking.status == BookingStatus.CONFIRMED,
-            Booking.wheelchair.is_(True),
-        )
-        .group_by(Booking.occurrence_id)
-    )
-    taken = dict(rows.all())
-    return {o.id: max(o.wheelchair_spaces - int(taken.get(o.id, 0)), 0) for o in holding}
-
-
-def room(free: int, held: int, wheelchair: bool) -> int:
-    """How many seats a party may take, of ``free`` seats of which ``held`` are held.
-
-    A party that did not ask never gets a held place; a wheelchair user's party takes
-    one held place (when one is left) and its companions take ordinary seats.
-    """
-    held = min(max(held, 0), max(free, 0))
-    return free - held + (1 if wheelchair and held > 0 else 0)
 
 
 # --- what organisers set (called by catalogue.py's checks) ------------------------------

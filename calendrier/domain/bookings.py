@@ -8,7 +8,7 @@ The pages, the API, the organiser area and the CLI all call these functions.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -31,7 +31,7 @@ from ..models import (
     User,
 )
 from ..timeutil import utcnow
-from . import accessibility, audit, groups, questions
+from . import audit, groups, questions
 from .booking_limits import check_confirmations_per_address
 from .deadlines import cancellation_deadline
 from .errors import (
@@ -536,12 +536,12 @@ def _with_checked_answers(
 
 def _needs_the_lock(occurrence: Occurrence, request: BookingRequest, now: datetime) -> bool:
     """Held wheelchair places and group requests are decided under the lock, by ``_take``."""
-    return request.group is not None or accessibility.holds_places(occurrence, now)
+    return request.group is not None or holds_places(occurrence, now)
 
 
 def _room(occurrence: Occurrence, free: int, wheelchair: bool, now: datetime) -> int:
     """The seats this party may take of the ``free`` ones: held places only for wheelchairs."""
-    return accessibility.room(free, accessibility.held_left(occurrence, now), wheelchair)
+    return room(free, held_left(occurrence, now), wheelchair)
 
 
 def _write_extras(booking: Booking, request: BookingRequest) -> None:
@@ -593,6 +593,64 @@ def _end(booking: Booking, status: BookingStatus, now: datetime) -> None:
     booking.status = status
     booking.cancelled_at = now
     drop_reminder(booking)  # no "see you tomorrow" after a cancellation
+
+
+# --- held wheelchair places (issue 14) -----------------------------------------------
+
+
+def release_at(occurrence: Occurrence) -> datetime:
+    return occurrence.starts_at - timedelta(hours=occurrence.wheelchair_release_hours or 0)
+
+
+def holds_places(occurrence: Occurrence, now: datetime | None = None) -> bool:
+    """Are places held for wheelchair users right now?"""
+    now = now or utcnow()
+    return (occurrence.wheelchair_spaces or 0) > 0 and now < release_at(occurrence)
+
+
+def _wheelchair_confirmed():
+    return select(func.count(Booking.id)).where(
+        Booking.status == BookingStatus.CONFIRMED, Booking.wheelchair.is_(True)
+    )
+
+
+def held_left(occurrence: Occurrence, now: datetime | None = None) -> int:
+    """Held places not yet taken (0 once released). One query, only when places are held."""
+    if not holds_places(occurrence, now):
+        return 0
+    taken = db.session.scalar(_wheelchair_confirmed().where(Booking.occurrence_id == occurrence.id))
+    return max(occurrence.wheelchair_spaces - (taken or 0), 0)
+
+
+def held_left_by_occurrence(
+    occurrences: Sequence[Occurrence], now: datetime | None = None
+) -> dict[int, int]:
+    """The same for a list page: one query, and none when no date holds places."""
+    now = now or utcnow()
+    holding = [o for o in occurrences if holds_places(o, now)]
+    if not holding:
+        return {}
+    rows = db.session.execute(
+        select(Booking.occurrence_id, func.count(Booking.id))
+        .where(
+            Booking.occurrence_id.in_([o.id for o in holding]),
+            Booking.status == BookingStatus.CONFIRMED,
+            Booking.wheelchair.is_(True),
+        )
+        .group_by(Booking.occurrence_id)
+    )
+    taken = dict(rows.all())
+    return {o.id: max(o.wheelchair_spaces - int(taken.get(o.id, 0)), 0) for o in holding}
+
+
+def room(free: int, held: int, wheelchair: bool) -> int:
+    """How many seats a party may take, of ``free`` seats of which ``held`` are held.
+
+    A party that did not ask never gets a held place; a wheelchair user's party takes
+    one held place (when one is left) and its companions take ordinary seats.
+    """
+    held = min(max(held, 0), max(free, 0))
+    return free - held + (1 if wheelchair and held > 0 else 0)
 
 
 # --- approvals ---------------------------------------------------------------
@@ -865,9 +923,9 @@ def promote_waitlist(
         )
         .order_by(Booking.created_at, Booking.id)
     )
-    held = accessibility.held_left(occurrence, now)
+    held = held_left(occurrence, now)
     for booking in waiting:
-        if booking.seats <= accessibility.room(free, held, booking.wheelchair):
+        if booking.seats <= room(free, held, booking.wheelchair):
             _take_seats(occurrence, booking.seats)
             booking.status = BookingStatus.CONFIRMED
             booking.confirmed_at = now
@@ -909,7 +967,7 @@ class Availability:
 def availability(
     occurrence: Occurrence, taken: int, now: datetime | None = None, held: int = 0
 ) -> Availability:
-    """``held``: wheelchair places not yet taken (``accessibility.held_left``), apart."""
+    """``held``: wheelchair places not yet taken (``held_left``), apart."""
     now = now or utcnow()
     held = min(held, max(occurrence.capacity - taken, 0))
     if held:

@@ -524,7 +524,7 @@ def with_availability(
     """Each occurrence with what a person sees at a glance, from its seat counter: no query."""
     now = now or utcnow()
     occurrences = list(occurrences)
-    held = accessibility.held_left_by_occurrence(occurrences, now)  # no query when none holds
+    held = rules.held_left_by_occurrence(occurrences, now)  # no query when none holds
     return [
         (o, rules.availability(o, o.seats_taken, now, held.get(o.id, 0))) for o in occurrences
     ]

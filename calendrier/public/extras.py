@@ -22,6 +22,7 @@ from wtforms.validators import Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..domain import accessibility, questions
+from ..domain import bookings as rules
 from ..domain.errors import InvalidInput
 from ..domain.groups import GROUP_TYPES, GroupRequest
 from ..domain.groups import describe as describe_group
@@ -47,7 +48,7 @@ def occurrence_access(occurrence):
 
 @bp.app_template_global()
 def release_at(occurrence):
-    return accessibility.release_at(occurrence)
+    return rules.release_at(occurrence)
 
 
 def _keep_none(value):
