@@ -68,10 +68,10 @@ def hash_token(token: str) -> str:
 
 
 def issue_api_token(user: User) -> str:
-    """Create a token; only its hash is stored, so it is shown once. Flushes."""
+    """Create a token; only its hash is stored, so it is shown once. Commits."""
     token = "cal_" + secrets.token_urlsafe(32)
     db.session.add(ApiToken(user=user, token_hash=hash_token(token)))
-    db.session.flush()
+    db.session.commit()
     return token
 
 

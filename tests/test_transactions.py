@@ -15,7 +15,7 @@ from sqlalchemy import select
 from calendrier.extensions import db
 from calendrier.models import AuditEntry, OutboxMessage, User
 
-DOORS = ("public", "manage", "api", "feeds")
+DOORS = ("public", "manage", "api", "feeds", "outreach")
 PACKAGE = Path(__file__).resolve().parent.parent / "calendrier"
 
 

@@ -74,8 +74,7 @@ def token(email: str):
     user = find_user(email)
     if user is None:
         raise click.ClickException(f"no user {email}")
-    value = issue_api_token(user)
-    db.session.commit()
+    value = issue_api_token(user)  # commits
     click.echo(value)
 
 
