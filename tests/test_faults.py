@@ -207,11 +207,14 @@ def test_postgresql_restart_under_traffic_loses_no_confirmed_booking(
     try:
         for t in clients:
             t.start()
-        time.sleep(1.5)
+        # traffic before the restart, then the restart, then enough traffic after it
+        wait_for(lambda: sum(s == 302 for _, s, _ in answers) >= 5, 120, "bookings before")
         outage_start = time.monotonic()
         outage = restart_postgresql()
         recovered_at = outage_start + outage
-        time.sleep(3)
+        wait_for(
+            lambda: sum(t > recovered_at + 1.0 for t, _, _ in answers) >= 5, 120, "answers after"
+        )
     finally:
         stop.set()
         for t in clients:
