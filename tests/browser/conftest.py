@@ -118,8 +118,9 @@ def live_server(app):
 def playwright_instance():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=60_000)  # the same deadline for expect(...) as for actions
     with sync_playwright() as p:
         yield p
 
@@ -138,7 +139,9 @@ def _context(browser, **options):
         extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9"},
         **options,
     )
-    context.set_default_timeout(10_000)
+    # Deadlines, not delays: every wait ends as soon as its condition holds; a busy machine
+    # (two suites side by side) may need far longer than a quiet one.
+    context.set_default_timeout(60_000)
     # Only loopback: anything else (a CDN, a font service) is refused and noticed.
     blocked: list[str] = []
 

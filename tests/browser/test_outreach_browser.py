@@ -140,8 +140,7 @@ def test_a_partners_page_frames_the_embed_which_follows_its_height(
     expect(frame.get_by_role("link", name="Visite des studios").first).to_be_visible()
     # embed-host.js sets the frame to the height its list asks for (not the snippet's 480px).
     page.wait_for_function(
-        "() => document.querySelector('iframe[data-calendrier-embed]').style.height !== '480px'",
-        timeout=60_000,  # a generous deadline on a busy machine; the condition is what counts
+        "() => document.querySelector('iframe[data-calendrier-embed]').style.height !== '480px'"
     )
     embed = page.frame(url=lambda url: "/embed" in url)
     axe(embed)
