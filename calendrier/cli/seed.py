@@ -138,6 +138,26 @@ class Builder:
         self.orgs: dict[str, Organisation] = {}
         self.venues: dict[str, Venue] = {}
 
+    def places(self, organisations, venues) -> None:
+        """The demo's organisations ``(slug, name, description)`` and venues
+        ``(slug, name, address, postcode, city, latitude, longitude, capacity, access)``."""
+        for slug, name, description in organisations:
+            self.orgs[slug] = Organisation(slug=slug, name=name, description=description)
+            db.session.add(self.orgs[slug])
+        for slug, name, address, postcode, city, lat, lon, capacity, access in venues:
+            self.venues[slug] = Venue(
+                slug=slug,
+                name=name,
+                address=address,
+                postcode=postcode,
+                city=city,
+                latitude=lat,
+                longitude=lon,
+                capacity=capacity,
+                access=access,
+            )
+            db.session.add(self.venues[slug])
+
     def at(self, day: date, hour: int, minute: int = 0) -> datetime:
         return localize(datetime.combine(day, time(hour, minute)), self.tz)
 
@@ -193,22 +213,7 @@ def next_weekday(start: date, weekday: int) -> date:
 
 def build_programme(today: date) -> dict[str, str]:
     b = Builder(ZoneInfo(current_app.config["TIMEZONE"]))
-    for slug, name, description in ORGANISATIONS:
-        b.orgs[slug] = Organisation(slug=slug, name=name, description=description)
-        db.session.add(b.orgs[slug])
-    for slug, name, address, postcode, city, lat, lon, capacity, access in VENUES:
-        b.venues[slug] = Venue(
-            slug=slug,
-            name=name,
-            address=address,
-            postcode=postcode,
-            city=city,
-            latitude=lat,
-            longitude=lon,
-            capacity=capacity,
-            access=access,
-        )
-        db.session.add(b.venues[slug])
+    b.places(ORGANISATIONS, VENUES)
 
     # The guided visit of the site, every Friday at 17:30 for three months.
     visit = b.event(

@@ -11,9 +11,10 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from sqlalchemy import select
 
 from ..extensions import db
-from ..models import EventKind, Organisation, User, Venue
+from ..models import EventKind, Organisation, User
 from .seed import Builder, next_weekday
 
 SLUG = "pole-images"
@@ -167,28 +168,13 @@ PICTURES = {
 
 
 def already_loaded() -> bool:
-    return db.session.query(Organisation.id).filter_by(slug=SLUG).first() is not None
+    return db.session.scalar(select(Organisation.id).where(Organisation.slug == SLUG)) is not None
 
 
 def build_programme(today: date) -> dict[str, str]:
     """The Pôle Images' programme and accounts (added to the session, not committed)."""
     b = Builder(ZoneInfo(current_app.config["TIMEZONE"]))
-    for slug, name, description in ORGANISATIONS:
-        b.orgs[slug] = Organisation(slug=slug, name=name, description=description)
-        db.session.add(b.orgs[slug])
-    for slug, name, address, postcode, city, lat, lon, capacity, access in VENUES:
-        b.venues[slug] = Venue(
-            slug=slug,
-            name=name,
-            address=address,
-            postcode=postcode,
-            city=city,
-            latitude=lat,
-            longitude=lon,
-            capacity=capacity,
-            access=access,
-        )
-        db.session.add(b.venues[slug])
+    b.places(ORGANISATIONS, VENUES)
 
     # An open day of the studio-school: visits every hour, one Saturday.
     open_day = b.event(
