@@ -19,7 +19,6 @@ from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
 from fpdf import FPDF
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..i18n import clock, colon, day
@@ -37,7 +36,6 @@ from .exports import filename as export_name
 from .training_mail import queue_training_email, site_name
 
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu",)
-RETRIES = 3
 
 
 class NotYet(Exception):
@@ -218,16 +216,15 @@ def queue_certificates(now: datetime | None = None) -> int:
     Returns how many were queued. Commits; idempotent (unique ``dedup_key``).
     """
     now = now or utcnow()
-    for _attempt in range(RETRIES):
-        try:
-            return _queue(now)
-        except IntegrityError:
-            db.session.rollback()
-    return _queue(now)
+    return outbox.queue_each_once(
+        lambda: _due(now),
+        certificate_key,
+        lambda booking, key: why_not(booking, now) is None and _write(booking, key),
+    )
 
 
-def _queue(now: datetime) -> int:
-    candidates = db.session.scalars(
+def _due(now: datetime) -> list[Booking]:
+    return db.session.scalars(
         select(Booking)
         .join(Booking.occurrence)
         .join(Occurrence.event)
@@ -242,11 +239,8 @@ def _queue(now: datetime) -> int:
         .order_by(Booking.id)
         .with_for_update(of=Booking)
     ).all()
-    already = outbox.queued_keys([certificate_key(b) for b in candidates])
-    count = 0
-    for booking in candidates:
-        if certificate_key(booking) not in already and why_not(booking, now) is None:
-            queue_training_email(booking, "certificate", dedup_key=certificate_key(booking))
-            count += 1
-    db.session.commit()
-    return count
+
+
+def _write(booking: Booking, key: str) -> bool:
+    queue_training_email(booking, "certificate", dedup_key=key)
+    return True

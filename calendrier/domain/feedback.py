@@ -35,7 +35,6 @@ from .training_mail import queue_training_email
 # does not write to a year of past attendees).
 ASK_WITHIN = timedelta(days=14)
 MAX_COMMENT = 2000
-RETRIES = 3
 
 
 def request_key(booking: Booking) -> str:
@@ -106,16 +105,15 @@ def queue_requests(now: datetime | None = None) -> int:
     also for two runs at the same time (the one that loses starts again).
     """
     now = now or utcnow()
-    for _attempt in range(RETRIES):
-        try:
-            return _queue(now)
-        except IntegrityError:
-            db.session.rollback()
-    return _queue(now)
+    return outbox.queue_each_once(
+        lambda: _due(now),
+        request_key,
+        lambda booking, key: can_answer(booking, now) and _write(booking, key),
+    )
 
 
-def _queue(now: datetime) -> int:
-    candidates = db.session.scalars(
+def _due(now: datetime) -> list[Booking]:
+    return db.session.scalars(
         select(Booking)
         .join(Booking.occurrence)
         .where(
@@ -129,14 +127,11 @@ def _queue(now: datetime) -> int:
         .order_by(Booking.id)
         .with_for_update(of=Booking)
     ).all()
-    already = outbox.queued_keys([request_key(b) for b in candidates])
-    count = 0
-    for booking in candidates:
-        if request_key(booking) not in already and can_answer(booking, now):
-            queue_training_email(booking, "feedback_request", dedup_key=request_key(booking))
-            count += 1
-    db.session.commit()
-    return count
+
+
+def _write(booking: Booking, key: str) -> bool:
+    queue_training_email(booking, "feedback_request", dedup_key=key)
+    return True
 
 
 # --- results --------------------------------------------------------------------------

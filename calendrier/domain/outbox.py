@@ -61,6 +61,7 @@ from flask import Flask, current_app, has_request_context
 from flask_babel import force_locale
 from flask_mail import Message, email_dispatched
 from sqlalchemy import event, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import ANONYMOUS_DOMAIN, OutboxMessage, OutboxStatus
@@ -181,13 +182,42 @@ def queue(
 
 
 def queued_keys(keys: list[str]) -> set[str]:
-    """Which of these ``dedup_key``s are already in the outbox: one query for a batch job
-    (reminders, feedback requests, certificates) that queues each email once."""
+    """Which of these ``dedup_key``s are already in the outbox, in one query."""
     if not keys:
         return set()
     return set(
         db.session.scalars(select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(keys)))
     )
+
+
+BATCH_RETRIES = 3
+
+
+def queue_each_once(
+    find: Callable[[], list[Any]],
+    key: Callable[[Any], str],
+    write: Callable[[Any, str], bool],
+) -> int:
+    """A batch job's emails (reminders, feedback requests, certificates), each once. Commits.
+
+    ``find`` reads the candidates, ``key`` names each one's email (its unique ``dedup_key``),
+    ``write`` queues it with that key, or returns False when it is not due. Two runs at
+    once: the one whose commit meets the other's keys rolls back and starts again.
+    """
+
+    def once() -> int:
+        candidates = find()
+        already = queued_keys([key(c) for c in candidates])
+        count = sum(1 for c in candidates if key(c) not in already and write(c, key(c)))
+        db.session.commit()
+        return count
+
+    for _attempt in range(BATCH_RETRIES):
+        try:
+            return once()
+        except IntegrityError:
+            db.session.rollback()  # another run queued some of these first
+    return once()
 
 
 def render(row: OutboxMessage) -> Email:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import (
@@ -21,7 +20,6 @@ from . import outbox
 from .notifications import queue_booking_email
 
 REMINDER_WINDOW = timedelta(days=1)
-RETRIES = 3
 
 
 def reminder_key(booking: Booking) -> str:
@@ -36,18 +34,13 @@ def queue_reminders(now: datetime | None = None) -> int:
     a run that loses that race to another simply starts again.
     """
     now = now or utcnow()
-    for _attempt in range(RETRIES):
-        try:
-            return _queue(now)
-        except IntegrityError:
-            db.session.rollback()  # another run queued some of these first
-    return _queue(now)
+    return outbox.queue_each_once(lambda: _due(now), reminder_key, _write)
 
 
-def _queue(now: datetime) -> int:
+def _due(now: datetime) -> list[Booking]:
     # FOR UPDATE OF booking (PostgreSQL): a cancellation committing meanwhile is
     # seen, so nobody who just cancelled is reminded of their booking.
-    candidates = db.session.scalars(
+    return db.session.scalars(
         select(Booking)
         .join(Booking.occurrence)
         .where(
@@ -60,14 +53,11 @@ def _queue(now: datetime) -> int:
         .order_by(Booking.id)
         .with_for_update(of=Booking)
     ).all()
-    already = outbox.queued_keys([reminder_key(b) for b in candidates])
-    count = 0
-    for booking in candidates:
-        if reminder_key(booking) not in already:
-            queue_booking_email(booking, "reminder", dedup_key=reminder_key(booking))
-            count += 1
-    db.session.commit()
-    return count
+
+
+def _write(booking: Booking, key: str) -> bool:
+    queue_booking_email(booking, "reminder", dedup_key=key)
+    return True
 
 
 def drop_reminder(booking: Booking) -> None:
