@@ -8,13 +8,18 @@ miss, or Redis being down, only costs the work the cache would have saved.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, make_response, request, session
+
+from .i18n import current_language
 
 log = logging.getLogger(__name__)
 PREFIX = "calendrier:"
@@ -70,6 +75,10 @@ class RedisCache:
 def init_app(app: Flask) -> None:
     url = app.config.get("CACHE_REDIS_URL")
     app.extensions["calendrier_cache"] = RedisCache(url) if url else MemoryCache()
+    # Pages are large: a process keeping its own holds a few hundred at most.
+    app.extensions["calendrier_pages"] = (
+        app.extensions["calendrier_cache"] if url else MemoryCache(limit=PAGES_IN_MEMORY)
+    )
 
 
 def get(key: str) -> Any:
@@ -78,3 +87,57 @@ def get(key: str) -> Any:
 
 def put(key: str, value: Any, ttl: float) -> None:
     current_app.extensions["calendrier_cache"].set(key, value, ttl)
+
+
+# --- public pages shared for a few seconds ------------------------------------------------
+# A list page costs tens of queries' worth of rendering; a crowd asks for the same few.
+# Served to visitors without a session (no cookie: nothing of theirs is on the page) for
+# PAGE_CACHE_SECONDS (default 5): "places left" is at most that late; organisers, and anyone
+# who has opened a form, carry a session and always get a fresh page.
+
+PAGES_IN_MEMORY = 256
+LONGEST_QUERY = 512  # longer query strings are nobody's shared page: not kept
+
+
+def shared_page(view: Callable) -> Callable:
+    """Keep the view's page for visitors without a session, for a few seconds."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        seconds = float(current_app.config["PAGE_CACHE_SECONDS"])
+        if (
+            seconds <= 0
+            or request.method not in ("GET", "HEAD")
+            or current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+            or len(request.query_string) > LONGEST_QUERY
+        ):
+            return view(*args, **kwargs)
+        pages = current_app.extensions["calendrier_pages"]
+        key = _page_key()
+        kept = pages.get(key)
+        if kept is not None:
+            return current_app.response_class(kept["body"], headers=kept["headers"])
+        response = make_response(view(*args, **kwargs))
+        if _shareable(response):
+            headers = [(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"]
+            pages.set(key, {"body": response.get_data(as_text=True), "headers": headers}, seconds)
+        return response
+
+    return wrapper
+
+
+def _page_key() -> str:
+    raw = f"{request.url}|{current_language()}"  # a HEAD's body is dropped by the server
+    return "page:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _shareable(response) -> bool:
+    """A complete 200 that wrote no session and says nothing against being kept."""
+    control = response.cache_control
+    return (
+        response.status_code == 200
+        and not response.direct_passthrough
+        and not session.modified
+        and "Set-Cookie" not in response.headers
+        and not (control.no_store or control.private)
+    )

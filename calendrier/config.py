@@ -38,6 +38,9 @@ DEFAULTS = {
     "FEED_PAST_DAYS": 30,
     # A poll of a feed within this many seconds of the last answer is a 304 from the cache.
     "FEED_VALIDATORS_SECONDS": 5,
+    # Public pages are shared by visitors without a session for this many seconds
+    # (cache.shared_page): "places left" on a list is at most that late. 0: never.
+    "PAGE_CACHE_SECONDS": 5,
     # Redis for the shared cache (calendrier/cache.py); empty: each process keeps its own.
     "CACHE_REDIS_URL": "",
     "PRIVACY_RETENTION_DAYS": 365,

@@ -110,6 +110,8 @@ def make_config(database_uri: str, tmp_path: Path, **overrides) -> dict:
         # feeds' validators cached for seconds: tests of a change then a poll see it at once
         # (tests/test_fixed_cost.py turns it on)
         "FEED_VALIDATORS_SECONDS": 0,
+        # pages shared for seconds likewise (tests/test_page_cache.py turns it on)
+        "PAGE_CACHE_SECONDS": 0,
     }
     config.update(overrides)
     return config

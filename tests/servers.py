@@ -40,6 +40,7 @@ def app_env(database_uri: str, **config) -> dict[str, str]:
         "MAIL_DEFAULT_SENDER": "agenda@example.org",
         # as in tests/conftest.py: a test sees a change at once, not a feed's cached 304
         "FEED_VALIDATORS_SECONDS": 0,
+        "PAGE_CACHE_SECONDS": 0,
     }
     values.update(config)
     for key, value in values.items():

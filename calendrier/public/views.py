@@ -25,6 +25,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from .. import cache
 from ..domain import accessibility, images, listing, questions, showcase, trainings
 from ..domain import bookings as rules
 from ..domain.errors import (
@@ -123,6 +124,7 @@ def lang_url(code: str) -> str:
 
 
 @bp.route("/")
+@cache.shared_page
 def home():
     today = listing.today()
     # this weekend: the one we are in, or the coming one
@@ -173,6 +175,7 @@ def privacy():
 
 
 @bp.route("/events")
+@cache.shared_page
 def events():
     filters, context = _filters_and_choices()
     result = listing.search_occurrences(filters)
@@ -190,6 +193,7 @@ def _filters_and_choices():
 
 @bp.route("/calendar")
 @bp.route("/calendar/<int:year>/<int:month>")
+@cache.shared_page
 def month(year: int | None = None, month: int | None = None):
     today = listing.today()
     year, month = year or today.year, month or today.month
@@ -214,6 +218,7 @@ def month(year: int | None = None, month: int | None = None):
 
 @bp.route("/calendar/week")
 @bp.route("/calendar/week/<day>")
+@cache.shared_page
 def week(day: str | None = None):
     today = listing.today()
     try:
@@ -257,6 +262,7 @@ def what_is_on_at(template: str, found, filter_name: str, **context):
 
 
 @bp.route("/venues/<slug:slug>")
+@cache.shared_page
 def venue(slug: str):
     place = listing.venue_by_slug(slug)
     map_link = listing.map_link(place) if place else None
@@ -264,6 +270,7 @@ def venue(slug: str):
 
 
 @bp.route("/organisations/<slug:slug>")
+@cache.shared_page
 def organisation(slug: str):
     org = listing.organisation_by_slug(slug)
     return what_is_on_at("public/organisation.html", org, "organisations", organisation=org)
