@@ -104,26 +104,59 @@ def shared_page(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        seconds = float(current_app.config["PAGE_CACHE_SECONDS"])
-        if (
-            seconds <= 0
-            or request.method not in ("GET", "HEAD")
-            or current_app.config["SESSION_COOKIE_NAME"] in request.cookies
-            or len(request.query_string) > LONGEST_QUERY
-        ):
-            return view(*args, **kwargs)
-        pages = current_app.extensions["calendrier_pages"]
-        key = _page_key()
-        kept = pages.get(key)
+        kept = kept_page()
         if kept is not None:
-            return current_app.response_class(kept["body"], headers=kept["headers"])
+            return kept
         response = make_response(view(*args, **kwargs))
-        if _shareable(response):
-            headers = [(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"]
-            pages.set(key, {"body": response.get_data(as_text=True), "headers": headers}, seconds)
+        keep_page(response)
         return response
 
     return wrapper
+
+
+def kept_page(refill: Callable[[], dict[str, str]] | None = None):
+    """The page kept for this address and language, or None (also when none may be shared).
+
+    ``refill``: the values of this visitor's own for the holes ``keep_page`` punched
+    (a form's tokens, made for their session), marker by marker.
+    """
+    if not _may_share():
+        return None
+    kept = current_app.extensions["calendrier_pages"].get(_page_key())
+    if kept is None:
+        return None
+    body = kept["body"]
+    for marker, value in (refill() if refill else {}).items():
+        body = body.replace(marker, value)
+    return current_app.response_class(body, headers=kept["headers"])
+
+
+def keep_page(response, holes: dict[str, str] | None = None, session_keys=frozenset()) -> None:
+    """Keep ``response`` for visitors without a session, if it is anybody's to share.
+
+    ``holes``: values of this visitor's own in the page, each replaced by its marker
+    (a form's tokens); ``session_keys``: what the page may have put in the session
+    (those same tokens, made again for each visitor by ``kept_page``'s ``refill``).
+    """
+    if not _may_share() or not _shareable(response, session_keys):
+        return
+    body = response.get_data(as_text=True)
+    for value, marker in (holes or {}).items():
+        body = body.replace(value, marker)
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"]
+    seconds = float(current_app.config["PAGE_CACHE_SECONDS"])
+    current_app.extensions["calendrier_pages"].set(
+        _page_key(), {"body": body, "headers": headers}, seconds
+    )
+
+
+def _may_share() -> bool:
+    return (
+        float(current_app.config["PAGE_CACHE_SECONDS"]) > 0
+        and request.method in ("GET", "HEAD")
+        and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
+        and len(request.query_string) <= LONGEST_QUERY
+    )
 
 
 def _page_key() -> str:
@@ -131,13 +164,13 @@ def _page_key() -> str:
     return "page:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _shareable(response) -> bool:
-    """A complete 200 that wrote no session and says nothing against being kept."""
-    control = response.cache_control
+def _shareable(response, session_keys=frozenset()) -> bool:
+    """A complete 200 that wrote nothing else in the session, with no cookie of its own."""
     return (
         response.status_code == 200
         and not response.direct_passthrough
-        and not session.modified
+        and set(session.keys()) <= set(session_keys)
         and "Set-Cookie" not in response.headers
-        and not (control.no_store or control.private)
+        and not response.cache_control.private
+        and (session_keys or not response.cache_control.no_store)
     )

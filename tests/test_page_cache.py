@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
+from sqlalchemy import event
 
 from calendrier import create_app
 from calendrier.domain import bookings as rules
@@ -111,3 +113,85 @@ def test_app_servers_share_their_pages_through_redis(app, database_uri, tmp_path
         assert client.get(url, headers=FRENCH).text == first.text
         db.session.remove()  # the requests ran in this context: it holds their connection
         db.engine.dispose()
+
+
+def hidden(page: str, name: str) -> str:
+    return re.search(rf'name="{name}" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def test_an_event_page_is_shared_and_each_visitor_books_with_their_own_form(app, app_config, make):
+    occurrence = make.occurrence(capacity=40)
+    url, occurrence_id = f"/events/{occurrence.event.slug}", occurrence.id
+    db.session.commit()  # SQLite: the test's read transaction would keep the site waiting
+    # A site of its own, whose requests each have their own context, as when served
+    # (the test's context would keep one request's CSRF token for the next).
+    overrides = {"PAGE_CACHE_SECONDS": 60, "WTF_CSRF_ENABLED": True}
+    overrides["PUBLIC_URL"] = "http://agenda.example.org"  # its cookies go back over http
+    site = create_app({**app_config, **overrides})
+    with site.app_context():
+        engine = db.engine
+    ana, bruno = site.test_client(), site.test_client()
+    first = ana.get(url, headers=FRENCH).text
+    answers = []
+    sent = statements_on(engine, lambda: answers.append(bruno.get(url, headers=FRENCH)))
+    assert sent == [], sent  # the page Ana's visit made
+    second = answers[0].text
+    assert answers[0].headers["Cache-Control"] == "no-store"  # for the browser: never kept
+    assert "@@" not in first + second
+    # each visitor's form has tokens of their own, valid in their own session
+    assert hidden(first, "csrf_token") != hidden(second, "csrf_token")
+    assert hidden(first, "submission") != hidden(second, "submission")
+    for client, page, name in ((ana, first, "ana"), (bruno, second, "bruno")):
+        sent = client.post(
+            url,
+            data={
+                "csrf_token": hidden(page, "csrf_token"),
+                "submission": hidden(page, "submission"),
+                "occurrence": occurrence_id,
+                "name": name.title(),
+                "email": f"{name}@example.org",
+                "seats": 1,
+                "consent": "y",
+            },
+        )
+        assert sent.status_code == 302, sent.text
+        assert "/bookings/" in sent.headers["Location"]
+    assert seats_taken(occurrence_id) == 2
+    # Bruno's token is his: sent from Ana's session it is refused, nothing booked
+    refused = ana.post(
+        url,
+        data={
+            "csrf_token": hidden(second, "csrf_token"),
+            "occurrence": occurrence_id,
+            "name": "Chloé",
+            "email": "chloe@example.org",
+            "seats": 1,
+            "consent": "y",
+        },
+    )
+    assert refused.status_code in (400, 422)
+    assert seats_taken(occurrence_id) == 2
+    # now they carry a session: their page is worked out for them, with the places left
+    assert "38 places restantes" in ana.get(url, headers=FRENCH).text
+    engine.dispose()
+
+
+def seats_taken(occurrence_id: int) -> int:
+    try:
+        return rules.seats_taken(occurrence_id)
+    finally:
+        db.session.rollback()  # no transaction left open for the site to wait on
+
+
+def statements_on(engine, work) -> list[str]:
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return sent

@@ -16,6 +16,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -24,6 +25,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
 
 from .. import cache
 from ..domain import accessibility, images, listing, questions, showcase, trainings
@@ -294,6 +296,8 @@ def bookable_choices(rows) -> list[tuple[int, str]]:
 @bp.route("/events/<slug:slug>", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["BOOKING_RATE_LIMIT"], methods=["POST"])
 def event_detail(slug: str):
+    if request.method == "GET" and (kept := cache.kept_page(refill=_fresh_form_tokens)):
+        return kept
     event = get_public_event(slug)
     now = utcnow()
     visible = [o for o in event.occurrences if o.ends_at > now - timedelta(days=1)]
@@ -365,8 +369,30 @@ def event_detail(slug: str):
                 "info",
             )
             return redirect(url_for("public.event_detail", slug=event.slug), 303)
-    status = 422 if request.method == "POST" else 200
-    return _event_page(event, rows, form, status, asked)
+    if request.method == "POST":
+        return _event_page(event, rows, form, 422, asked)
+    response = make_response(_event_page(event, rows, form, 200, asked))
+    # Kept for visitors without a session, its form's tokens punched out: each gets their own.
+    holes = {form.submission.data: SUBMISSION_HOLE}
+    if "csrf_token" in form:
+        holes[form.csrf_token.current_token] = CSRF_HOLE
+    # (Flask-Login's strong session protection adds "_remember" to a session with no user.)
+    cache.keep_page(response, holes, session_keys={"booking_nonce", "csrf_token", "_remember"})
+    return response
+
+
+# Markers for a form's tokens in a kept event page (cache.keep_page): nothing else looks so.
+SUBMISSION_HOLE = "@@calendrier-submission-key@@"
+CSRF_HOLE = "@@calendrier-csrf-token@@"
+
+
+def _fresh_form_tokens() -> dict[str, str]:
+    """This visitor's own tokens for a kept event page's form, in their new session."""
+    tokens = {SUBMISSION_HOLE: secrets.token_urlsafe(24)}
+    _browser_nonce()
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        tokens[CSRF_HOLE] = generate_csrf()
+    return tokens
 
 
 def _event_page(event: Event, rows, form: BookingForm, status: int, asked):
