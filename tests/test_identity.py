@@ -162,7 +162,7 @@ def test_english_texts_where_written_and_lang_on_the_french_ones(client, make):
     listing = client.get("/events?lang=en").get_data(as_text=True)
     assert ">Short Film Night</a>" in listing
     feed = client.get(f"/events/{event.slug}.ics?lang=en").get_data(as_text=True)
-    assert "SUMMARY:Short Film Night" in feed
+    assert "SUMMARY;LANGUAGE=en:Short Film Night" in feed
 
 
 def test_the_api_takes_and_gives_both_languages(client, make):

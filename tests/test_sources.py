@@ -98,7 +98,9 @@ class Instance:
         )
         return status, json.loads(raw or b"{}")
 
-    def event_with_dates(self, title: str, *days: int, kind: str = "screening") -> list[int]:
+    def event_with_dates(
+        self, title: str, *days: int, kind: str = "screening", **english: str
+    ) -> list[int]:
         status, venue = self.api(
             "POST", "/venues", {"name": f"Salle {title}", "address": "1 rue", "city": "Valence"}
         )
@@ -106,7 +108,7 @@ class Instance:
         status, event = self.api(
             "POST",
             "/events",
-            {"title": title, "kind": kind, "description": f"À propos de {title}."},
+            {"title": title, "kind": kind, "description": f"À propos de {title}.", **english},
         )
         assert status == 201, event
         ids = []
@@ -181,7 +183,7 @@ def _titles(events: list[dict]) -> list[str]:
 def test_two_agendas_follow_each_other_over_http(two_agendas):
     a, b = two_agendas
     a.event_with_dates("Courts métrages du studio A", 5, 12)
-    moved = b.event_with_dates("Visite du studio B", 3)
+    moved = b.event_with_dates("Visite du studio B", 3, title_en="Studio B tour")
     cancelled = b.event_with_dates("Projection annulée", 4)
     a.follow(b)
     b.follow(a)
@@ -205,6 +207,7 @@ def test_two_agendas_follow_each_other_over_http(two_agendas):
     assert followed["organisation"] == "network"
     assert followed["source_url"] == f"{b.url}/calendar.ics"
     assert followed["external_url"].startswith(f"{b.url}/events/")
+    assert followed["title_en"] == "Studio B tour"  # both languages travel (issue 13)
     assert by_title["Courts métrages du studio A"]["source_url"] is None
     assert all(e["source_url"] == f"{a.url}/calendar.ics" for e in seen_by_b[:2])
 

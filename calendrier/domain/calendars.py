@@ -51,11 +51,11 @@ from ..models import (
 from ..timeutil import utcnow
 from . import accessibility
 from .images import file_path, largest_jpeg
-from .languages import event_text
+from .languages import ICAL_DESCRIPTION, ICAL_TITLE, SOURCE_LANGUAGE, TEXT_LANGUAGES, localised
 
 PRODID = "-//calendrier//agenda//FR"
 # Part of every feed's ETag: bump it whenever the same data would give other bytes.
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "4"
 # How often clients should fetch again (RFC 7986 REFRESH-INTERVAL, and Outlook's X- twin).
 REFRESH_INTERVAL = "PT1H"
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"})
@@ -330,10 +330,13 @@ def occurrence_lines(
     cancelled = cancelled or occurrence.status == OccurrenceStatus.CANCELLED
     page = event_url(public_url, event.slug)
     stamp = format_utc(occurrence_modified(occurrence))
-    title = event_text(event, "title", texts.language)
+    versions = _versions(event)
+    title, title_language = localised(
+        versions[SOURCE_LANGUAGE][0], versions["en"][0], texts.language
+    )
     title = texts("cancelled_title", title=title) if cancelled else title
-    about = event_text(event, "summary", texts.language) or event_text(
-        event, "description", texts.language
+    about, about_language = localised(
+        versions[SOURCE_LANGUAGE][1], versions["en"][1], texts.language
     )
     if cancelled:
         notice = texts("date_cancelled")
@@ -355,8 +358,9 @@ def occurrence_lines(
         f"SEQUENCE:{occurrence.sequence or 0}",
         zones.stamp("DTSTART", occurrence.starts_at, venue.timezone),
         zones.stamp("DTEND", occurrence.ends_at, venue.timezone),
-        f"SUMMARY:{escape_text(title)}",
-        f"DESCRIPTION:{escape_text(description)}",
+        f"SUMMARY;LANGUAGE={title_language}:{escape_text(title)}",
+        f"DESCRIPTION;LANGUAGE={about_language}:{escape_text(description)}",
+        *_other_languages(versions, title_language, about_language),
         f"LOCATION:{escape_text(location)}",
     ]
     if venue.latitude is not None and venue.longitude is not None:
@@ -374,6 +378,29 @@ def occurrence_lines(
         f"TRANSP:{'TRANSPARENT' if cancelled else 'OPAQUE'}",
         "END:VEVENT",
     ]
+    return lines
+
+
+def _versions(event: Event) -> dict[str, tuple[str, str]]:
+    """(title, what the DESCRIPTION tells of the event) in each language, as written."""
+    return {
+        SOURCE_LANGUAGE: (event.title, event.summary or event.description),
+        "en": (event.title_en or "", event.summary_en or event.description_en or ""),
+    }
+
+
+def _other_languages(
+    versions: dict[str, tuple[str, str]], title_language: str, about_language: str
+) -> list[str]:
+    """The texts SUMMARY and DESCRIPTION do not show, in the X-properties that
+    ``events import`` reads back (domain/languages.py): every written one, in its language."""
+    lines = []
+    for language in TEXT_LANGUAGES:
+        title, about = versions[language]
+        if language != title_language and title.strip():
+            lines.append(f"{ICAL_TITLE};LANGUAGE={language}:{escape_text(title)}")
+        if language != about_language and about.strip():
+            lines.append(f"{ICAL_DESCRIPTION};LANGUAGE={language}:{escape_text(about)}")
     return lines
 
 

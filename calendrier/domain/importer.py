@@ -9,6 +9,7 @@ ever deleted: a date missing from the file may simply be outside the exported ra
 
 Everything that cannot be imported is reported with its reason, never guessed: an all-day
 event, a local time that does not exist or happens twice, an event without UID or title.
+The texts, in French and English, are read and checked by ``import_texts``.
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ from ..models import (
     Venue,
 )
 from ..timeutil import localize, utcnow
-from . import accessibility, audit, catalogue
+from . import accessibility, audit, catalogue, import_texts
 from .errors import DomainError, InvalidInput
 from .import_limits import Budget, LimitReached, frequency_refused, gives_a_date, walk
-from .text import has_control_characters
+from .import_texts import as_list
 
 MAX_BYTES = 5 * 1024 * 1024
 # Dates of a recurring event: from the feeds' past window to this far ahead, at most this many.
@@ -99,18 +100,9 @@ REASONS = {
         "The import took more than %(num)d seconds: this event was not imported. "
         "Import the rest from a second file."
     ),
-    # the catalogue's checks on text, as for the forms
-    "too_long": _l("%(name)s is too long (at most %(num)d characters)."),
-    "control_characters": _l("%(name)s contains characters that are not allowed."),
     "unwritable": _l("This event could not be saved: nothing of it was imported."),
 }
 FREQUENCY_UNITS = {"SECONDLY": _l("second"), "MINUTELY": _l("minute"), "HOURLY": _l("hour")}
-# Longest texts, as the catalogue's forms take them (the event's and the date's UIDs are
-# stored in 500 characters: a date's is the event's plus "/20270101T100000Z").
-MAX_TITLE = 200
-MAX_DESCRIPTION = 20_000
-MAX_UID = 500 - len("/20270101T100000Z")
-MAX_LOCATION = 1_000
 NOTES = {
     "no_end": _l("No end: one hour assumed."),
     "capacity_clamped": _l("Capacity lowered to what the venue holds."),
@@ -184,10 +176,13 @@ class _Instance:
 @dataclass
 class _Group:
     uid: str
-    title: str
-    description: str
+    texts: import_texts.Texts
     kind: str | None
     instances: list[_Instance] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return self.texts.title
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -304,7 +299,9 @@ def _read_group(uid, components, options, venues, report, now, budget=None) -> _
     if OWN_UID.match(uid):
         report.skipped.append(_line(components[0], uid, REASONS["own_uid"]))
         return None
-    _check_texts(uid, components)
+    refused = import_texts.problem(uid, components)
+    if refused is not None:
+        raise _Refused(refused)
     masters = [c for c in components if c.get("recurrence-id") is None]
     overrides = {}
     for component in components:
@@ -313,16 +310,11 @@ def _read_group(uid, components, options, venues, report, now, budget=None) -> _
             if isinstance(rid, datetime):
                 overrides[_utc_key(rid)] = component
     head = masters[0] if masters else components[0]
-    title = " ".join(str(head.get("summary", "")).split())[:200]
-    if not title:
+    texts = import_texts.read(head)
+    if not texts.title:
         report.skipped.append(_line(head, uid, REASONS["no_title"]))
         return None
-    group = _Group(
-        uid=uid,
-        title=title,
-        description=_clean_text(str(head.get("description", ""))),
-        kind=_kind(head),
-    )
+    group = _Group(uid=uid, texts=texts, kind=_kind(head))
     sources: list[tuple[str, object, datetime | None]] = []  # (key, component, recurrence id)
     if masters:
         master = masters[0]
@@ -345,29 +337,6 @@ def _read_group(uid, components, options, venues, report, now, budget=None) -> _
         except _Refused as refused:
             report.skipped.append(_line(component, uid, refused.reason, start))
     return group
-
-
-def _check_texts(uid: str, components) -> None:
-    """The catalogue's checks on text, before anything is written (a venue included):
-    _Refused names the first text that the organiser's forms would refuse too."""
-    if len(uid) > MAX_UID:
-        raise _Refused(_format(REASONS["too_long"], name="UID", num=MAX_UID))
-    checked = (
-        ("summary", "SUMMARY", MAX_TITLE, False),
-        ("description", "DESCRIPTION", MAX_DESCRIPTION, True),
-        ("location", "LOCATION", MAX_LOCATION, False),
-    )
-    for component in components:
-        if has_control_characters(uid):
-            raise _Refused(_format(REASONS["control_characters"], name="UID"))
-        for key, name, longest, multiline in checked:
-            text = str(component.get(key, ""))
-            if not multiline:
-                text = " ".join(text.split())
-            if len(text) > longest:
-                raise _Refused(_format(REASONS["too_long"], name=name, num=longest))
-            if has_control_characters(text, multiline=multiline):
-                raise _Refused(_format(REASONS["control_characters"], name=name))
 
 
 def _broken(component) -> set[str]:
@@ -395,10 +364,6 @@ def _utc_key(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _clean_text(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip()
-
-
 def _fold(text: str) -> str:
     """Lower case, no accents, words separated by single spaces: for matching names."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -407,7 +372,7 @@ def _fold(text: str) -> str:
 
 def _kind(component) -> str | None:
     words: list[str] = []
-    for value in _as_list(component.get("categories")):
+    for value in as_list(component.get("categories")):
         cats = getattr(value, "cats", None)
         words.extend(_fold(str(c)) for c in (cats if cats is not None else [value]))
     for word in words:
@@ -415,12 +380,6 @@ def _kind(component) -> str | None:
             if word in names or any(name in word.split() for name in names):
                 return kind.value
     return None
-
-
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def _moment(value, zone: ZoneInfo) -> datetime:
@@ -451,7 +410,7 @@ def _instances(
     budget = budget or Budget.for_import()
     rules = rruleset()
     try:
-        for rule in _as_list(master.get("rrule")):
+        for rule in as_list(master.get("rrule")):
             too_often = frequency_refused(rule)
             if too_often is not None:
                 unit = FREQUENCY_UNITS.get(too_often, too_often.lower())
@@ -461,11 +420,11 @@ def _instances(
             if not gives_a_date(parsed, start, _interval(rule)):
                 raise _Refused(REASONS["never"])
             rules.rrule(parsed)
-        for rdate in _as_list(master.get("rdate")):
+        for rdate in as_list(master.get("rdate")):
             for period in rdate.dts:
                 if isinstance(period.dt, datetime):
                     rules.rdate(period.dt)
-        for exdate in _as_list(master.get("exdate")):
+        for exdate in as_list(master.get("exdate")):
             for item in exdate.dts:
                 rules.exdate(item.dt)
     except (ValueError, TypeError) as error:
@@ -490,7 +449,7 @@ def _instances(
 
 
 def _interval(rule) -> int:
-    values = _as_list(rule.get("INTERVAL"))
+    values = as_list(rule.get("INTERVAL"))
     return int(values[0]) if values else 1
 
 
@@ -654,7 +613,6 @@ def _apply(group: _Group, organisation: Organisation, options: ImportOptions, re
             Event.organisation_id == organisation.id, Event.external_uid == group.uid
         )
     )
-    summary = group.description.split("\n\n", 1)[0][:300]
     created_event = event is None
     if created_event:
         if all(i.cancelled for i in group.instances):
@@ -672,9 +630,7 @@ def _apply(group: _Group, organisation: Organisation, options: ImportOptions, re
             organisation_id=organisation.id,
             slug=catalogue.unique_slug(Event, group.title, 120, "event"),
             kind=group.kind or options.default_kind,
-            title=group.title,
-            summary=summary,
-            description=group.description,
+            **group.texts.for_new_event(),
             status=EventStatus.PUBLISHED if options.publish else EventStatus.DRAFT,
             external_uid=group.uid,
         )
@@ -734,15 +690,9 @@ def _apply(group: _Group, organisation: Organisation, options: ImportOptions, re
 
     # What already existed changes through the catalogue's rules (SEQUENCE, attendees told).
     if not created_event:
-        changes = {
-            name: value
-            for name, value in (
-                ("title", group.title),
-                ("description", group.description),
-                ("kind", group.kind),
-            )
-            if value is not None and getattr(event, name) != value
-        }
+        changes = group.texts.changes(event)
+        if group.kind is not None and event.kind != group.kind:
+            changes["kind"] = group.kind
         if changes:
             _through_catalogue(
                 report,

@@ -12,6 +12,16 @@ from typing import Any
 SOURCE_LANGUAGE = "fr"
 # Event fields that take an English twin (``title`` and ``title_en``...).
 TRANSLATED_FIELDS = ("title", "summary", "description")
+# The languages an event's texts are written in: French, and the ``_en`` twins.
+TEXT_LANGUAGES = (SOURCE_LANGUAGE, "en")
+
+# iCalendar (RFC 5545) takes one SUMMARY and one DESCRIPTION per VEVENT, each with an optional
+# LANGUAGE parameter, and no standard property holds a second language. calendrier's feeds say
+# the language of SUMMARY and DESCRIPTION, and give the event's texts in the other language in
+# these X-properties (``X-CALENDRIER-SUMMARY;LANGUAGE=en:Short Film Night``), which
+# ``events import`` and followed sources read back (domain/import_texts.py).
+ICAL_TITLE = "X-CALENDRIER-SUMMARY"
+ICAL_DESCRIPTION = "X-CALENDRIER-DESCRIPTION"
 
 
 def localised(french: str, english: str, language: str) -> tuple[str, str]:

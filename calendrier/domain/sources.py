@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from icalendar.prop import vText
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -184,7 +185,8 @@ def _cancelled_prefixes() -> list[str]:
 def _prepared(vevents: list, source: Source) -> list:
     """The source's VEVENTs with calendrier's UIDs named after their host; ours left out.
 
-    A cancelled date keeps its own title: calendrier's feeds write "Cancelled: title"."""
+    A cancelled date keeps its own title: calendrier's feeds write "Cancelled: title" (the
+    texts in the other language, in X-properties, are written as they are)."""
     own, theirs = _host(current_app.config["PUBLIC_URL"]), _host(source.url)
     prefixes = _cancelled_prefixes()
     kept = []
@@ -195,14 +197,22 @@ def _prepared(vevents: list, source: Source) -> list:
             vevent["UID"] = uid
         if uid.lower().endswith("@" + own):
             continue  # one of ours, followed by the source: it is already here
-        if str(vevent.get("status", "")).upper() == "CANCELLED":
-            title = str(vevent.get("summary", ""))
+        summary = vevent.get("summary")
+        if str(vevent.get("status", "")).upper() == "CANCELLED" and summary is not None:
+            title = str(summary)
             for prefix in prefixes:
                 if title.startswith(prefix):
-                    vevent["SUMMARY"] = title[len(prefix) :]
+                    vevent["SUMMARY"] = _same_params(title[len(prefix) :], summary)
                     break
         kept.append(vevent)
     return kept
+
+
+def _same_params(text: str, prop) -> vText:
+    """A new value for a text property that keeps its parameters (its LANGUAGE)."""
+    value = vText(text)
+    value.params = getattr(prop, "params", value.params)
+    return value
 
 
 def _page_url(vevent) -> str | None:
