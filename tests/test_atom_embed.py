@@ -100,3 +100,95 @@ def test_admins_get_the_snippet_to_paste(client, make):
     assert "https://agenda.example.org/embed" in page
     assert "https://agenda.example.org/static/js/embed-host.js" in page
     assert "data-calendrier-embed" in page
+
+
+# --- the filters of /events, every one of them --------------------------------------------
+
+
+@pytest.fixture
+def accessible_programme(make):
+    soon = utcnow().replace(microsecond=0) + timedelta(days=2)
+    studio = make.organisation(slug="studio", name="Le Studio")
+    loop_hall = make.venue(slug="salle-boucle", accessibility=" wheelchair hearing_loop ")
+    relax = make.event(title="Ciné-relax", kind="screening", organisation=studio)
+    make.occurrence(event=relax, venue=loop_hall, starts_at=soon, accessibility=" relaxed ")
+    lsf = make.event(title="Visite en LSF", kind="visit", summary="Visite signée.")
+    make.occurrence(event=lsf, starts_at=soon + timedelta(days=8), accessibility=" sign_language ")
+    workshop = make.event(title="Atelier complet", kind="workshop")
+    make.occurrence(event=workshop, starts_at=soon + timedelta(days=18), capacity=0)
+    return soon
+
+
+def _shown(client, path: str, query: str) -> set[str]:
+    """The titles a door shows for a query (the Atom feed checked valid on the way)."""
+    answer = client.get(f"{path}?{query}")
+    assert answer.status_code == 200, (path, query, answer.data[:300])
+    if path == "/events.atom":
+        parsed = feedparser.parse(answer.data)
+        assert not parsed.bozo, parsed.bozo_exception
+        return {entry.title for entry in parsed.entries}
+    html = answer.get_data(as_text=True)
+    return {t for t in ("Ciné-relax", "Visite en LSF", "Atelier complet") if t in html}
+
+
+def test_atom_and_embed_take_every_filter_of_the_events_page(client, accessible_programme):
+    soon = accessible_programme
+    later = (soon + timedelta(days=5)).date().isoformat()
+    everything = {"Ciné-relax", "Visite en LSF", "Atelier complet"}
+    expected = {
+        "": everything,
+        "access=hearing_loop": {"Ciné-relax"},
+        "access=wheelchair&access=relaxed": {"Ciné-relax"},  # the venue's and the date's
+        "access=wheelchair&access=sign_language": set(),  # every code is required
+        "access=sign_language,relaxed": set(),
+        "access=sign_language": {"Visite en LSF"},
+        "kind=workshop": {"Atelier complet"},
+        "kind=visit,workshop": {"Visite en LSF", "Atelier complet"},
+        "organisation=studio": {"Ciné-relax"},
+        "venue=salle-boucle": {"Ciné-relax"},
+        "q=signee": {"Visite en LSF"},  # accents and case ignored
+        f"from={later}": {"Visite en LSF", "Atelier complet"},
+        f"to={later}": {"Ciné-relax"},
+        "available=1": {"Ciné-relax", "Visite en LSF"},
+        "kind=screening&access=hearing_loop&available=1": {"Ciné-relax"},
+    }
+    for query, titles in expected.items():
+        for path in ("/events", "/events.atom", "/embed"):
+            assert _shown(client, path, query) == titles, (path, query)
+
+
+def test_an_unknown_access_code_is_said_as_on_the_events_page(client, accessible_programme):
+    # The pages leave it out and say so beside what was asked; the other codes still apply.
+    for path in ("/events", "/embed"):
+        answer = client.get(f"{path}?access=teleport&access=hearing_loop")
+        assert answer.status_code == 200, path
+        html = answer.get_data(as_text=True)
+        assert "Choix inconnu, ignoré." in html, path
+        assert "Ciné-relax" in html and "Visite en LSF" not in html, path
+        assert "Choix inconnu" not in client.get(f"{path}?access=hearing_loop").get_data(
+            as_text=True
+        )
+    english = client.get("/embed?access=teleport&lang=en").get_data(as_text=True)
+    assert "Unknown choice, ignored." in english
+    # A feed refuses it rather than silently showing something else than what was asked.
+    for path in ("/events.atom", "/calendar.ics"):
+        answer = client.get(f"{path}?access=teleport&access=hearing_loop")
+        assert answer.status_code == 400, path
+        assert answer.content_type == "text/plain; charset=utf-8"
+        assert answer.get_data(as_text=True) == "Bad filter (access: unknown)\n"
+    assert client.get("/api/v1/events?access=teleport").status_code == 422
+
+
+def test_the_embed_takes_its_own_page_size_and_says_when_it_is_too_big(client, make):
+    soon = utcnow().replace(microsecond=0) + timedelta(days=1)
+    event = make.event(title="Séance")
+    for day in range(12):
+        make.occurrence(event=event, starts_at=soon + timedelta(days=day))
+
+    def dates(query: str) -> int:
+        return client.get(f"/embed?{query}").get_data(as_text=True).count("<time ")
+
+    assert dates("") == 10
+    assert dates("per_page=3") == 3
+    too_big = client.get("/embed?per_page=500").get_data(as_text=True)
+    assert too_big.count("<time ") == 10 and "Hors limites, ignoré." in too_big

@@ -4,6 +4,7 @@ over HTTP, each with its own database; and sources that fail or return garbage."
 from __future__ import annotations
 
 import json
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -11,11 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import create_engine, func, make_url, select, text
 
-from calendrier.domain import catalogue, sources
+from calendrier.domain import calendars, catalogue, sources
 from calendrier.extensions import db
-from calendrier.models import Event, Occurrence, Source
+from calendrier.models import Event, Occurrence, Source, Venue
 from calendrier.timeutil import utcnow
 
 from .conftest import PG_URL
@@ -111,22 +113,32 @@ class Instance:
             {"title": title, "kind": kind, "description": f"À propos de {title}.", **english},
         )
         assert status == 201, event
-        ids = []
-        for day in days:
-            start = (utcnow() + timedelta(days=day)).replace(microsecond=0)
-            status, occurrence = self.api(
-                "POST",
-                f"/events/{event['slug']}/occurrences",
-                {
-                    "starts_at": start.isoformat(),
-                    "ends_at": (start + timedelta(hours=2)).isoformat(),
-                    "venue": venue["slug"],
-                    "capacity": 50,
-                },
-            )
-            assert status == 201, occurrence
-            ids.append(occurrence["id"])
-        return ids
+        return [self.add_date(event["slug"], venue["slug"], day) for day in days]
+
+    def add_date(self, event: str, venue: str, day: int) -> int:
+        start = (utcnow() + timedelta(days=day)).replace(microsecond=0)
+        status, occurrence = self.api(
+            "POST",
+            f"/events/{event}/occurrences",
+            {
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=2)).isoformat(),
+                "venue": venue,
+                "capacity": 50,
+            },
+        )
+        assert status == 201, occurrence
+        return occurrence["id"]
+
+    def page(self, path: str) -> str:
+        status, _headers, raw = request(self.port, "GET", path)
+        assert status == 200, (path, status)
+        return raw.decode()
+
+    def event(self, slug: str) -> dict:
+        status, _headers, raw = request(self.port, "GET", f"/api/v1/events/{slug}")
+        assert status == 200, (slug, status)
+        return json.loads(raw)
 
     def manage(self, path: str, data: dict | None = None) -> str:
         """The organiser area, as the logged-in admin (POST when there is data)."""
@@ -180,9 +192,13 @@ def _titles(events: list[dict]) -> list[str]:
     return [e["title"] for e in events]
 
 
+def _starts(event: dict) -> list[tuple[datetime, str]]:
+    return [(datetime.fromisoformat(o["starts_at"]), o["status"]) for o in event["occurrences"]]
+
+
 def test_two_agendas_follow_each_other_over_http(two_agendas):
     a, b = two_agendas
-    a.event_with_dates("Courts métrages du studio A", 5, 12)
+    a.event_with_dates("Courts métrages du studio A", 5, 12, 19)
     moved = b.event_with_dates("Visite du studio B", 3, title_en="Studio B tour")
     cancelled = b.event_with_dates("Projection annulée", 4)
     a.follow(b)
@@ -192,16 +208,25 @@ def test_two_agendas_follow_each_other_over_http(two_agendas):
             page = instance.sync()
             assert "En échec" not in page, page
 
-    # calendrier's feeds give one VEVENT per date: one followed event each.
-    expected = [
-        "Courts métrages du studio A",
-        "Courts métrages du studio A",
-        "Projection annulée",
-        "Visite du studio B",
-    ]
+    # calendrier's feeds give one VEVENT per date: the follower makes them one event again.
+    expected = ["Courts métrages du studio A", "Projection annulée", "Visite du studio B"]
     seen_by_a, seen_by_b = a.events(), b.events()
     assert _titles(seen_by_b) == expected
-    assert _titles(seen_by_a) == expected[1:]  # its own event, with its two dates
+    assert _titles(seen_by_a) == expected
+    original = seen_by_a[0]
+    [copy] = [e for e in seen_by_b if e["title"] == original["title"]]
+    assert copy["organisation"] == "network"
+    assert copy["source_url"] == f"{a.url}/calendar.ics"
+    assert copy["external_url"] == f"{a.url}/events/{original['slug']}"
+    assert copy["description"] == original["description"]  # not the dates' booking links
+    detail = b.event(copy["slug"])
+    assert len(detail["occurrences"]) == 3
+    assert _starts(detail) == _starts(original)
+    assert {o["capacity"] for o in detail["occurrences"]} == {0}  # booked at the source
+    # B's list shows the three dates, each leading to the one event.
+    cards = re.findall(r'href="/events/([^"?]+)\?occurrence=\d+"[^>]*>([^<]+)<', b.page("/events"))
+    assert [slug for slug, title in cards if title == original["title"]] == [copy["slug"]] * 3
+
     by_title = {e["title"]: e for e in seen_by_a}
     followed = by_title["Visite du studio B"]
     assert followed["organisation"] == "network"
@@ -209,18 +234,20 @@ def test_two_agendas_follow_each_other_over_http(two_agendas):
     assert followed["external_url"].startswith(f"{b.url}/events/")
     assert followed["title_en"] == "Studio B tour"  # both languages travel (issue 13)
     assert by_title["Courts métrages du studio A"]["source_url"] is None
-    assert all(e["source_url"] == f"{a.url}/calendar.ics" for e in seen_by_b[:2])
 
-    # Its page sends people to book at the source, and takes no booking here.
-    status, _headers, page = request(a.port, "GET", f"/events/{followed['slug']}")
-    html = page.decode()
-    assert status == 200
-    assert followed["external_url"] in html
+    # Its page lists the dates and sends people to book at the source: no booking here.
+    html = b.page(f"/events/{copy['slug']}")
+    assert html.count('class="occurrence-row') == 3
+    assert f'href="{copy["external_url"]}"' in html
+    assert "Réserver sur le site de l" in html
     assert 'name="occurrence"' not in html and 'name="consent"' not in html
+    assert "Réserver cette date" not in html
 
     # Syncing again changes nothing.
     a.sync()
+    b.sync()
     assert a.events() == seen_by_a
+    assert b.events() == seen_by_b
 
     # Changes at the source arrive: a new time, a cancellation.
     later = (utcnow() + timedelta(days=6)).replace(microsecond=0)
@@ -238,9 +265,25 @@ def test_two_agendas_follow_each_other_over_http(two_agendas):
     [date] = after["Visite du studio B"]["occurrences"]
     assert datetime.fromisoformat(date["starts_at"]) == later
     assert after["Projection annulée"]["occurrences"][0]["status"] == "cancelled"
-    # And B, following A, sees its own events only once: A's copies never come back.
+
+    # A cancels one date of its event and adds another: B's one event follows.
+    dates = original["occurrences"]
+    status, _ = a.api("PATCH", f"/occurrences/{dates[1]['id']}", {"status": "cancelled"})
+    assert status == 200
+    a.add_date(original["slug"], dates[0]["venue"], 26)
+    page = b.sync()
+    assert "1 date créée" in page and "1 date annulée" in page, page
+    changed = a.event(original["slug"])
+    assert len(changed["occurrences"]) == 4
+    now_at_b = b.event(copy["slug"])
+    assert _starts(now_at_b) == _starts(changed)
+    assert [s for _start, s in _starts(now_at_b)].count("cancelled") == 1
+    assert _titles(b.events()) == expected  # still one event, its own dates
+    # Syncing again changes nothing.
     b.sync()
-    assert _titles(b.events()) == expected
+    assert b.event(copy["slug"]) == now_at_b
+    # And B, following A, sees its own events only once: A's copies never come back.
+    assert len([e for e in b.events() if e["title"] == "Visite du studio B"]) == 1
 
 
 # --- any calendar: a feed served from memory ---------------------------------------------
@@ -344,7 +387,7 @@ def test_a_calendars_feed_is_followed_updated_and_its_gone_events_cancelled(
     # The source drops an event: its dates to come are cancelled here.
     feed.set([("film-1", "Le Voyage", 3)], '"v2"')
     output = runner.invoke(args=["sources", "sync"]).output
-    assert "1 date(s) gone from the source, cancelled" in output, output
+    assert "1 date disparue de la source, annulée" in output, output
     tortue = _events()["La Tortue rouge"]
     assert [o.status for o in tortue.occurrences] == ["cancelled"]
     # And again with a new ETag but the same content: nothing changes.
@@ -428,3 +471,209 @@ def test_cluster_admins_follow_a_feed_from_the_organiser_area(client, make, feed
     page = client.get("/manage/sources").get_data(as_text=True)
     assert feed.url in page and "1 " in page
     assert "Le Voyage" in _events()
+
+
+# --- another calendrier's feed, one VEVENT per date ---------------------------------------
+
+
+def _calendrier_feed(dates: list[tuple[int, str, int, bool]]) -> bytes:
+    """What another calendrier serves, written by its own code (calendars.calendar_bytes):
+    dates (occurrence id, event slug, days from now, cancelled) of events living there."""
+    now = utcnow().replace(microsecond=0)
+    venue = Venue(
+        name="Salle Lumière",
+        address="3 rue Bouffier",
+        postcode="26000",
+        city="Valence",
+        timezone="Europe/Paris",
+        accessibility="",
+        updated_at=now - timedelta(days=30),
+    )
+    events: dict[str, Event] = {}
+    occurrences = []
+    for occurrence_id, slug, days, cancelled in dates:
+        event = events.setdefault(
+            slug,
+            Event(
+                slug=slug,
+                title="Ciné-club",
+                title_en="",
+                kind="screening",
+                summary="",
+                summary_en="",
+                description="Un film par mois, suivi d'une discussion.",
+                description_en="",
+                updated_at=now - timedelta(days=30),
+            ),
+        )
+        start = now + timedelta(days=days)
+        occurrences.append(
+            Occurrence(
+                id=occurrence_id,
+                event=event,
+                venue=venue,
+                starts_at=start,
+                ends_at=start + timedelta(hours=2),
+                status="cancelled" if cancelled else "scheduled",
+                cancel_reason="",
+                sequence=0,
+                accessibility="",
+                created_at=now - timedelta(days=30),
+                changed_at=now - timedelta(days=30),
+            )
+        )
+    with force_locale("fr"):
+        return calendars.calendar_bytes(occurrences, "Agenda C", "https://c.example.org")
+
+
+def _dates_of(title: str) -> list[tuple[int, str, str | None]]:
+    db.session.expire_all()
+    return [
+        (o.id, o.status, o.external_uid)
+        for o in db.session.scalars(
+            select(Occurrence)
+            .join(Occurrence.event)
+            .where(Event.title == title)
+            .order_by(Occurrence.starts_at)
+        )
+    ]
+
+
+def _state() -> dict:
+    """Everything a sync may change, to tell that a second one changed nothing."""
+    db.session.expire_all()
+    events = {
+        e.id: (e.slug, e.external_uid, e.updated_at) for e in db.session.scalars(select(Event))
+    }
+    dates = {
+        o.id: (o.event_id, o.status, o.changed_at) for o in db.session.scalars(select(Occurrence))
+    }
+    return {"events": events, "dates": dates}
+
+
+def test_a_followed_calendrier_event_is_one_event_and_older_copies_per_date_are_gathered(
+    app, runner, make, feed
+):
+    network = make.organisation(slug="reseau")
+    host = feed.url.split("/")[2]
+    page = "https://c.example.org/events/cine-club"
+    # What the sync of earlier versions left: one event per date, each keyed by its date's UID.
+    hall = make.venue(name="Salle Lumière", city="Valence")
+    legacy = []
+    for occurrence_id, days in ((11, 3), (12, 10), (13, 17)):
+        uid = f"occurrence-{occurrence_id}@{host}"
+        copy = make.event(
+            title="Ciné-club",
+            kind="screening",
+            organisation=network,
+            external_uid=uid,
+            source_url=feed.url,
+            external_url=page,
+        )
+        start = utcnow().replace(microsecond=0) + timedelta(days=days)
+        occurrence = make.occurrence(
+            event=copy,
+            venue=hall,
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            capacity=0,
+            external_uid=uid,
+        )
+        legacy.append((copy.id, occurrence.id))
+    runner.invoke(args=["sources", "add", feed.url, "--organisation", "reseau"])
+    feed.body = _calendrier_feed(
+        [(11, "cine-club", 3, False), (12, "cine-club", 10, False), (13, "cine-club", 17, False)]
+    )
+
+    output = runner.invoke(args=["sources", "sync"]).output
+    assert "2 copies d\u2019une seule date regroupées avec leur événement" in output, output
+    assert "disparue" not in output and "créé" not in output, output
+    [event] = _events().values()
+    assert event.id == legacy[0][0]  # the first copy became the event; the others are gone
+    assert event.external_uid == page and event.external_url == page
+    assert event.description == "Un film par mois, suivi d'une discussion."
+    assert _dates_of("Ciné-club") == [
+        (occurrence_id, "scheduled", f"occurrence-{n}@{host}")
+        for (_e, occurrence_id), n in zip(legacy, (11, 12, 13), strict=True)
+    ]
+    stamps = _state()
+    feed.etag = '"again"'
+    runner.invoke(args=["sources", "sync"])
+    assert _state() == stamps
+
+    # At the source: a date cancelled, one gone, one added, and the event's page renamed.
+    feed.body = _calendrier_feed(
+        [
+            (11, "cine-club-du-jeudi", 3, False),
+            (13, "cine-club-du-jeudi", 17, True),
+            (14, "cine-club-du-jeudi", 24, False),
+        ]
+    )
+    feed.etag = '"v2"'
+    output = runner.invoke(args=["sources", "sync"]).output
+    assert "1 date créée" in output and "1 date annulée" in output, output
+    assert "1 date disparue de la source, annulée" in output, output
+    [renamed] = _events().values()
+    assert renamed.id == event.id and renamed.slug == event.slug  # the same event here
+    assert renamed.external_url == "https://c.example.org/events/cine-club-du-jeudi"
+    dates = _dates_of("Ciné-club")
+    assert [(i, status) for i, status, _uid in dates[:3]] == [
+        (legacy[0][1], "scheduled"),
+        (legacy[1][1], "cancelled"),  # gone from the feed
+        (legacy[2][1], "cancelled"),  # cancelled at the source
+    ]
+    assert dates[3][1:] == ("scheduled", f"occurrence-14@{host}")
+    stamps = _state()
+    feed.etag = '"v3"'
+    runner.invoke(args=["sources", "sync"])
+    assert _state() == stamps
+
+
+def test_any_other_calendar_keeps_its_events_as_they_are(app, runner, make, feed):
+    """A series (RRULE) is one event with its dates; plain VEVENTs are events each."""
+    make.organisation(slug="navire")
+    start = (utcnow() + timedelta(days=2)).replace(microsecond=0)
+
+    def body(exdate: bool) -> bytes:
+        lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//cinema//feed//FR"]
+        for uid, title, first, rule in (
+            ("cycle-1", "Cycle Ghibli", start, "FREQ=WEEKLY;COUNT=3"),
+            ("film-2", "Le Voyage", start + timedelta(days=1), None),
+            ("film-3", "Le Voyage", start + timedelta(days=8), None),
+        ):
+            lines += [
+                "BEGIN:VEVENT",
+                f"UID:{uid}",
+                f"DTSTAMP:{start:%Y%m%dT%H%M%SZ}",
+                f"DTSTART:{first:%Y%m%dT%H%M%SZ}",
+                f"DTEND:{first + timedelta(hours=2):%Y%m%dT%H%M%SZ}",
+                f"SUMMARY:{title}",
+                "LOCATION:Cinéma Le Navire\\, 26000 Valence",
+                f"URL:https://cinema.example.org/{uid}",
+            ]
+            if rule:
+                lines.append(f"RRULE:{rule}")
+                if exdate:
+                    lines.append(f"EXDATE:{start + timedelta(days=7):%Y%m%dT%H%M%SZ}")
+            lines.append("END:VEVENT")
+        return ("\r\n".join([*lines, "END:VCALENDAR"]) + "\r\n").encode()
+
+    feed.body = body(exdate=False)
+    runner.invoke(args=["sources", "add", feed.url, "--organisation", "navire"])
+    runner.invoke(args=["sources", "sync"])
+    db.session.expire_all()
+    events = list(db.session.scalars(select(Event).order_by(Event.id)))
+    assert [(e.title, len(e.occurrences)) for e in events] == [
+        ("Cycle Ghibli", 3),
+        ("Le Voyage", 1),
+        ("Le Voyage", 1),
+    ]
+    # A date of the series taken out at the source (EXDATE) is cancelled here.
+    feed.body, feed.etag = body(exdate=True), '"v2"'
+    output = runner.invoke(args=["sources", "sync"]).output
+    assert "1 date disparue de la source, annulée" in output, output
+    assert [s for _i, s, _u in _dates_of("Cycle Ghibli")] == ["scheduled", "cancelled", "scheduled"]
+    stamps = _state()
+    feed.etag = '"v3"'
+    runner.invoke(args=["sources", "sync"])
+    assert _state() == stamps

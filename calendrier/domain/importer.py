@@ -1,11 +1,14 @@
 """Import events from iCalendar: create or update events and their dates by UID, idempotently.
 
-Shared by ``flask events import`` and the organiser's upload page. Each UID is one event of
-the organisation; each VEVENT a date of it (a recurring one gives one date per instance,
-named ``UID/RECURRENCE-ID``). Importing the same file again changes nothing; importing a
-newer export updates what changed, through the catalogue's rules (a new time raises the
-SEQUENCE and tells attendees, a cancellation goes through the booking rules). Nothing is
-ever deleted: a date missing from the file may simply be outside the exported range.
+Shared by ``flask events import``, the organiser's upload page and followed agendas
+(``sources.py``). Each UID is one event of the organisation; each VEVENT a date of it (a
+recurring one gives one date per instance, named ``UID/RECURRENCE-ID``). A caller may gather
+VEVENTs of several UIDs into one event (``event_of``: calendrier's own feeds write a VEVENT
+per date), each UID then naming one date of it. Importing the same file again changes
+nothing; importing a newer export updates what changed, through the catalogue's rules (a
+new time raises the SEQUENCE and tells attendees, a cancellation goes through the booking
+rules). Nothing is ever deleted: a date missing from the file may simply be outside the
+exported range.
 
 Everything that cannot be imported is reported with its reason, never guessed: an all-day
 event, a local time that does not exist or happens twice, an event without UID or title.
@@ -20,6 +23,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rruleset, rrulestr
@@ -141,6 +145,9 @@ class ImportReport:
     venues_created: list[str] = field(default_factory=list)
     skipped: list[Line] = field(default_factory=list)
     notes: list[Line] = field(default_factory=list)
+    # For each event read whole: the keys of every date the file gives it (Occurrence's
+    # external_uid), so that a follower knows which of its dates left the source.
+    dates_read: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -179,6 +186,7 @@ class _Group:
     texts: import_texts.Texts
     kind: str | None
     instances: list[_Instance] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)  # every date of the file, read or refused
 
     @property
     def title(self) -> str:
@@ -190,6 +198,11 @@ class _Group:
 
 def read_calendar(data: bytes) -> list:
     """The VEVENTs of a file (one or several VCALENDARs); UnreadableCalendar if it is not one."""
+    return [vevent for cal in read_calendars(data) for vevent in cal.walk("VEVENT")]
+
+
+def read_calendars(data: bytes) -> list[Calendar]:
+    """The VCALENDARs of a file (what wrote them is in their PRODID)."""
     if len(data) > MAX_BYTES:
         raise UnreadableCalendar("too_big")
     for encoding in ("utf-8-sig", "cp1252"):
@@ -204,10 +217,14 @@ def read_calendar(data: bytes) -> list:
     if "END:VCALENDAR" not in upper:
         raise UnreadableCalendar("broken")  # cut short: better nothing than half
     try:
-        calendars = Calendar.from_ical(text, multiple=True)
+        return list(Calendar.from_ical(text, multiple=True))
     except Exception as error:  # icalendar raises ValueError and others on broken input
         raise UnreadableCalendar("broken") from error
-    return [vevent for cal in calendars for vevent in cal.walk("VEVENT")]
+
+
+def vevent_uid(vevent) -> str:
+    """A VEVENT's UID as it is matched: its words, single-spaced ("" without one)."""
+    return " ".join(str(vevent.get("uid", "")).split())
 
 
 # --- the import -------------------------------------------------------------------------------
@@ -232,7 +249,10 @@ def import_vevents(
     *,
     progress: Callable[[int], None] | None = None,
     now: datetime | None = None,
+    event_of: Callable[[Any], str] | None = None,
 ) -> ImportReport:
+    """``event_of`` gives the key of a VEVENT's event (default: its UID); the VEVENTs of one
+    key are one event, each UID a date of it (or a series of dates)."""
     now = now or utcnow()
     organisation = db.session.get(Organisation, options.organisation_id)
     if organisation is None:
@@ -241,11 +261,11 @@ def import_vevents(
     venues = _VenueFinder(options, report)
     by_uid: dict[str, list] = {}
     for vevent in vevents:
-        uid = " ".join(str(vevent.get("uid", "")).split())
+        uid = vevent_uid(vevent)
         if not uid:
             report.skipped.append(_line(vevent, "", REASONS["no_uid"]))
             continue
-        by_uid.setdefault(uid, []).append(vevent)
+        by_uid.setdefault(event_of(vevent) if event_of else uid, []).append(vevent)
     budget = Budget.for_import()
     for uid, components in by_uid.items():
         try:
@@ -254,6 +274,7 @@ def import_vevents(
                 group = _read_group(uid, components, options, venues, report, now, budget)
                 if group is not None:
                     budget.take_dates(len(group.instances))
+                    report.dates_read[uid] = group.keys
             except _Refused as refused:
                 report.skipped.append(_line(components[0], uid, refused.reason))
                 continue
@@ -295,13 +316,50 @@ class _Refused(Exception):
 
 
 def _read_group(uid, components, options, venues, report, now, budget=None) -> _Group | None:
-    """The event and its dates as the file describes them, or None (reported) if unusable."""
-    if OWN_UID.match(uid):
-        report.skipped.append(_line(components[0], uid, REASONS["own_uid"]))
-        return None
+    """The event and its dates as the file describes them, or None (reported) if unusable.
+
+    ``components`` are the VEVENTs of the event ``uid``: usually those of that one UID (a
+    date, or a series and its moved instances), or those of each of its dates, one UID each
+    (``event_of``). Its texts are those of its first date not cancelled."""
+    members: dict[str, list] = {}
+    for component in components:
+        members.setdefault(vevent_uid(component), []).append(component)
+    for name in dict.fromkeys((uid, *members)):
+        if OWN_UID.match(name):
+            report.skipped.append(_line(components[0], name, REASONS["own_uid"]))
+            return None
     refused = import_texts.problem(uid, components)
+    for name in members:
+        if name != uid and refused is None:
+            refused = import_texts.problem(name, [])  # a date's own key: its texts are checked
     if refused is not None:
         raise _Refused(refused)
+    masters = [c for c in components if c.get("recurrence-id") is None]
+    live = [c for c in masters if str(c.get("status", "")).upper() != "CANCELLED"]
+    head = (live or masters or components)[0]
+    texts = import_texts.read(head)
+    if not texts.title:
+        report.skipped.append(_line(head, uid, REASONS["no_title"]))
+        return None
+    group = _Group(uid=uid, texts=texts, kind=_kind(head))
+    sources: list[tuple[str, object, datetime | None]] = []  # (key, component, recurrence id)
+    for name, parts in members.items():
+        try:
+            sources += _dates(name, parts, now, report, budget)
+        except _Refused as refused:
+            report.skipped.append(_line(parts[0], name, refused.reason))
+            return None
+    group.keys = {key for key, _component, _start in sources}
+    for key, component, start in sources:
+        try:
+            group.instances.append(_instance(key, component, start, options, venues, report))
+        except _Refused as refused:
+            report.skipped.append(_line(component, uid, refused.reason, start))
+    return group
+
+
+def _dates(uid: str, components, now, report, budget) -> list[tuple[str, object, datetime | None]]:
+    """The dates of one UID: (key, the VEVENT that describes it, the instance's start)."""
     masters = [c for c in components if c.get("recurrence-id") is None]
     overrides = {}
     for component in components:
@@ -309,34 +367,18 @@ def _read_group(uid, components, options, venues, report, now, budget=None) -> _
             rid = _value(component, "recurrence-id")
             if isinstance(rid, datetime):
                 overrides[_utc_key(rid)] = component
-    head = masters[0] if masters else components[0]
-    texts = import_texts.read(head)
-    if not texts.title:
-        report.skipped.append(_line(head, uid, REASONS["no_title"]))
-        return None
-    group = _Group(uid=uid, texts=texts, kind=_kind(head))
-    sources: list[tuple[str, object, datetime | None]] = []  # (key, component, recurrence id)
+    found: list[tuple[str, object, datetime | None]] = []
     if masters:
         master = masters[0]
         if master.get("rrule") is None and master.get("rdate") is None:
-            sources.append((uid, master, None))
+            found.append((uid, master, None))
         else:
-            try:
-                starts = _instances(master, now, report, uid, budget)
-            except _Refused as refused:
-                report.skipped.append(_line(master, uid, refused.reason))
-                return None
-            for start in starts:
+            for start in _instances(master, now, report, uid, budget):
                 key = _utc_key(start)
-                sources.append((f"{uid}/{key}", overrides.pop(key, master), start))
+                found.append((f"{uid}/{key}", overrides.pop(key, master), start))
     for key, component in overrides.items():  # moved instances of a series outside the window
-        sources.append((f"{uid}/{key}", component, None))
-    for key, component, start in sources:
-        try:
-            group.instances.append(_instance(key, component, start, options, venues, report))
-        except _Refused as refused:
-            report.skipped.append(_line(component, uid, refused.reason, start))
-    return group
+        found.append((f"{uid}/{key}", component, None))
+    return found
 
 
 def _broken(component) -> set[str]:
@@ -775,7 +817,7 @@ def unreadable_message(error: UnreadableCalendar) -> str:
 
 def group_count(vevents: Iterable) -> int:
     """How many events (UIDs) an import goes through: the progress bar's length."""
-    return len({" ".join(str(v.get("uid", "")).split()) for v in vevents} - {""})
+    return len({vevent_uid(v) for v in vevents} - {""})
 
 
 def summary_lines(report: ImportReport) -> list[str]:

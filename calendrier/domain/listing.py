@@ -1,9 +1,11 @@
 """What the public may see, and how it is found: shared by pages, feeds and the API.
 
-One set of filters (``Filters``) serves ``/events``, ``/calendar.ics`` and
-``GET /api/v1/events``: each door parses its query string with ``parse_filters``
-(which knows nothing of ``request``: it takes any mapping), shows or returns the
-errors its own way, and asks ``search_occurrences`` / ``search_events``.
+One set of filters (``Filters``) serves ``/events``, the calendar views, ``/calendar.ics``,
+``/events.atom``, ``/embed`` and ``GET /api/v1/events``: each door parses its query string
+with ``parse_filters`` (which knows nothing of ``request``: it takes any mapping) and asks
+``search_occurrences`` / ``search_events``. A bad value is never silently dropped: pages
+show ``filter_messages`` beside what was asked, feeds refuse it (``feed_filters``), the API
+answers 422.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, String, func, or_, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
@@ -136,11 +139,14 @@ def _parse_day(value: str, tz: ZoneInfo) -> date:
     return parsed.astimezone(tz).date()
 
 
-def parse_filters(args: Mapping) -> tuple[Filters, dict[str, str]]:
+def parse_filters(
+    args: Mapping, *, per_page: int = DEFAULT_PER_PAGE, max_per_page: int = MAX_PER_PAGE
+) -> tuple[Filters, dict[str, str]]:
     """Filters from a query string; bad values are left out and reported by field.
 
-    The error values are short codes (``invalid``, ``unknown``, ``before_from``…):
-    each door words them in its own language.
+    The error values are short codes (``invalid``, ``unknown``, ``before_from``…): pages
+    word them with ``filter_messages``, feeds refuse them (``feed_filters``). ``per_page``
+    and ``max_per_page`` are the page size when none is asked and the largest one taken.
     """
     errors: dict[str, str] = {}
     tz = site_zone()
@@ -186,7 +192,7 @@ def parse_filters(args: Mapping) -> tuple[Filters, dict[str, str]]:
 
     page = _positive_int(args.get("page"), 1, errors, "page", maximum=100_000)
     per_page = _positive_int(
-        args.get("per_page"), DEFAULT_PER_PAGE, errors, "per_page", maximum=MAX_PER_PAGE
+        args.get("per_page"), per_page, errors, "per_page", maximum=max_per_page
     )
 
     filters = Filters(
@@ -202,6 +208,37 @@ def parse_filters(args: Mapping) -> tuple[Filters, dict[str, str]]:
         access=tuple(access),
     )
     return filters, errors
+
+
+FILTER_MESSAGES = {
+    "unknown": _l("Unknown choice, ignored."),
+    "invalid": _l("Not understood, ignored: write a date like 2026-03-08."),
+    "before_from": _l("The end date is before the start date, so it was ignored."),
+    "too_long": _l("Too long: shortened."),
+    "out_of_range": _l("Out of range, ignored."),
+}
+
+
+def filter_messages(errors: Mapping[str, str]) -> dict[str, str]:
+    """What a page shows beside each filter it left out or changed, in the current language."""
+    return {key: str(FILTER_MESSAGES.get(code, code)) for key, code in errors.items()}
+
+
+# Filters that choose what a feed holds: a bad one is refused rather than ignored, so that
+# a subscription never silently shows something else than what was asked (a long search is
+# only shortened, and pages do not apply to feeds).
+FEED_FILTERS = ("kind", "from", "to", "available", "access")
+
+
+def feed_filters(args: Mapping) -> tuple[Filters, str | None]:
+    """``parse_filters`` for ``/calendar.ics`` and ``/events.atom``: the filters, and the
+    plain text of a 400 answer when one of ``FEED_FILTERS`` is bad (else None)."""
+    filters, errors = parse_filters(args)
+    refused = {key: code for key, code in errors.items() if key in FEED_FILTERS}
+    if not refused:
+        return filters, None
+    detail = ", ".join(f"{key}: {code}" for key, code in sorted(refused.items()))
+    return filters, f"Bad filter ({detail})\n"
 
 
 def _positive_int(raw, default: int, errors: dict, key: str, *, maximum: int) -> int:
@@ -525,9 +562,7 @@ def with_availability(
     now = now or utcnow()
     occurrences = list(occurrences)
     held = rules.held_left_by_occurrence(occurrences, now)  # no query when none holds
-    return [
-        (o, rules.availability(o, o.seats_taken, now, held.get(o.id, 0))) for o in occurrences
-    ]
+    return [(o, rules.availability(o, o.seats_taken, now, held.get(o.id, 0))) for o in occurrences]
 
 
 def filter_choices() -> tuple[list[Venue], list[Organisation]]:

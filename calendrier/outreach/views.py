@@ -142,23 +142,12 @@ def feed_language() -> str:
     return asked if asked in current_app.config["LANGUAGES"] else "fr"
 
 
-def _refused(errors: dict[str, str], keys: tuple[str, ...]) -> Response | None:
-    refused = {key: code for key, code in errors.items() if key in keys}
-    if not refused:
-        return None
-    detail = ", ".join(f"{key}: {code}" for key, code in sorted(refused.items()))
-    return Response(
-        f"Bad filter ({detail})\n", status=400, content_type="text/plain; charset=utf-8"
-    )
-
-
 @bp.route("/events.atom")
 def atom():
     """Upcoming events (RFC 4287), with the filters of ``/events``; one entry per event."""
-    filters, errors = listing.parse_filters(request.args)
-    refused = _refused(errors, ("kind", "from", "to", "available"))
+    filters, refused = listing.feed_filters(request.args)
     if refused is not None:
-        return refused
+        return Response(refused, status=400, content_type="text/plain; charset=utf-8")
     filters = replace(filters, page=1, per_page=ATOM_SIZE)
     events, _total = listing.search_events(filters)
     public_url = current_app.config["PUBLIC_URL"]
@@ -216,12 +205,15 @@ def accent_colour() -> str:
 
 @bp.route("/embed")
 def embed():
-    """A compact list of what is on, made to be framed in a partner's page."""
-    filters, _errors = listing.parse_filters(request.args)
-    size = request.args.get("per_page", type=int) or EMBED_SIZE
-    filters = replace(filters, page=1, per_page=max(1, min(size, EMBED_MAX)))
+    """A compact list of what is on, made to be framed in a partner's page: the filters of
+    ``/events``, and what it left out said as ``/events`` says it."""
+    filters, errors = listing.parse_filters(
+        request.args, per_page=EMBED_SIZE, max_per_page=EMBED_MAX
+    )
+    filters = replace(filters, page=1)
     result = listing.search_occurrences(filters)
-    body = render_template("outreach/embed.html", result=result, filters=filters)
+    messages = listing.filter_messages({k: c for k, c in errors.items() if k != "page"})
+    body = render_template("outreach/embed.html", result=result, filters=filters, errors=messages)
     response = Response(body, content_type="text/html; charset=utf-8")
     ancestors = " ".join(["'self'", *embed_origins()])
     response.headers["Content-Security-Policy"] = EMBED_CSP.format(ancestors=ancestors)

@@ -24,7 +24,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 
 from .. import cache
@@ -49,15 +48,6 @@ bp = Blueprint("public", __name__)
 MIN_YEAR, MAX_YEAR = 2000, 2100
 HOME_SIZE = 30
 MONTH_PER_DAY = 4  # a busy day in the month grid links to the rest
-
-
-FILTER_MESSAGES = {
-    "unknown": _l("Unknown choice, ignored."),
-    "invalid": _l("Not understood, ignored: write a date like 2026-03-08."),
-    "before_from": _l("The end date is before the start date, so it was ignored."),
-    "too_long": _l("Too long: shortened."),
-    "out_of_range": _l("Out of range, ignored."),
-}
 
 
 def absolute_url(endpoint: str, **values) -> str:
@@ -189,8 +179,11 @@ def events():
 def _filters_and_choices():
     filters, errors = listing.parse_filters(request.args)
     venues, organisations = listing.filter_choices()
-    messages = {key: str(FILTER_MESSAGES.get(code, code)) for key, code in errors.items()}
-    return filters, {"errors": messages, "venues": venues, "organisations": organisations}
+    return filters, {
+        "errors": listing.filter_messages(errors),
+        "venues": venues,
+        "organisations": organisations,
+    }
 
 
 @bp.route("/calendar")
