@@ -99,6 +99,15 @@ PAGES_IN_MEMORY = 256
 LONGEST_QUERY = 512  # longer query strings are nobody's shared page: not kept
 
 
+def get_large(key: str) -> Any:
+    """From the store for large values (pages, feeds): the shared one, or a small one."""
+    return current_app.extensions["calendrier_pages"].get(key)
+
+
+def put_large(key: str, value: Any, ttl: float) -> None:
+    current_app.extensions["calendrier_pages"].set(key, value, ttl)
+
+
 def shared_page(view: Callable) -> Callable:
     """Keep the view's page for visitors without a session, for a few seconds."""
 
@@ -122,7 +131,7 @@ def kept_page(refill: Callable[[], dict[str, str]] | None = None):
     """
     if not _may_share():
         return None
-    kept = current_app.extensions["calendrier_pages"].get(_page_key())
+    kept = get_large(_page_key())
     if kept is None:
         return None
     body = kept["body"]
@@ -145,9 +154,7 @@ def keep_page(response, holes: dict[str, str] | None = None, session_keys=frozen
         body = body.replace(value, marker)
     headers = [(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"]
     seconds = float(current_app.config["PAGE_CACHE_SECONDS"])
-    current_app.extensions["calendrier_pages"].set(
-        _page_key(), {"body": body, "headers": headers}, seconds
-    )
+    put_large(_page_key(), {"body": body, "headers": headers}, seconds)
 
 
 def _may_share() -> bool:

@@ -97,3 +97,20 @@ def test_list_pages_show_places_left_from_the_counter(client, make):
     assert data["seats_left"] == 1
     sent = queries_during(lambda: client.get("/events"))
     assert not any("FROM booking" in q for q in sent), sent
+
+
+def test_a_feed_is_built_once_for_its_etag_and_again_when_it_changes(client, make):
+    occurrence = make.occurrence()
+    slug = occurrence.event.slug
+    first = client.get(f"/events/{slug}.ics")
+    answers = []
+    sent = queries_during(lambda: answers.append(client.get(f"/events/{slug}.ics")))
+    assert answers[0].data == first.data
+    assert answers[0].headers["ETag"] == first.headers["ETag"]
+    # the event and the validators' one indexed read: the dates themselves are not read again
+    assert len(sent) == 2, sent
+    assert not any("occurrence.capacity" in q or "FROM sitting" in q for q in sent), sent
+    make.occurrence(event=occurrence.event, venue=occurrence.venue, capacity=5)
+    changed = client.get(f"/events/{slug}.ics")
+    assert changed.headers["ETag"] != first.headers["ETag"]
+    assert changed.data.count(b"BEGIN:VEVENT") == 2

@@ -44,16 +44,35 @@ def serve_feed(scope: calendars.FeedScope, members, name: str, filename: str) ->
     headers = _validator_headers(state)
     if _not_modified(state):
         return Response(status=304, headers=headers)
-    with force_locale(language):
-        body = calendars.calendar_bytes(
-            calendars.feed_occurrences(members),
-            name,
-            config["PUBLIC_URL"],
-            source=source,
-            timezone=config["TIMEZONE"],
-        )
+    body = _kept_body(state)
+    if body is None:
+        with force_locale(language):
+            body = calendars.calendar_bytes(
+                calendars.feed_occurrences(members),
+                name,
+                config["PUBLIC_URL"],
+                source=source,
+                timezone=config["TIMEZONE"],
+            )
+        _keep_body(state, body)
     headers["Content-Disposition"] = f'inline; filename="{filename}.ics"'
     return Response(body, headers=headers, content_type="text/calendar; charset=utf-8")
+
+
+# A feed's bytes are a function of its ETag (calendars.feed_state): kept under it, they are
+# never out of date, and a poll without a validator costs the one indexed read too.
+BODY_SECONDS = 300
+LARGEST_KEPT_BODY = 2 * 1024 * 1024  # the whole agenda's feed is built each time
+
+
+def _kept_body(state: calendars.FeedState) -> bytes | None:
+    kept = cache.get_large(f"feed-body:{state.etag}")
+    return kept.encode() if kept is not None else None
+
+
+def _keep_body(state: calendars.FeedState, body: bytes) -> None:
+    if len(body) <= LARGEST_KEPT_BODY:
+        cache.put_large(f"feed-body:{state.etag}", body.decode(), BODY_SECONDS)
 
 
 def _validator_headers(state: calendars.FeedState) -> dict[str, str]:
