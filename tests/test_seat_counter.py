@@ -179,6 +179,27 @@ def test_a_booking_in_a_rush_holds_the_lock_for_one_statement_and_the_commit(app
     assert_counts(occurrence.id, 1)
 
 
+def test_a_full_date_is_a_409_from_one_read(app, make):
+    oid = make.occurrence(capacity=1).id
+    rules.book(oid, person(1))
+    db.session.commit()
+    refused = []
+
+    def book_on_a_full_date():
+        try:
+            rules.book(oid, person(2))
+        except OccurrenceFull:
+            refused.append(True)
+
+    sent = statements_of(book_on_a_full_date)
+    assert refused == [True]
+    # the date, read without a lock; no count of the address's bookings, no questions
+    reads = [s for s in sent if s.startswith("SELECT")]
+    assert len(reads) == 1 and "FROM OCCURRENCE" in reads[0], sent
+    assert not any(s.startswith(("INSERT", "UPDATE")) or "FOR UPDATE" in s for s in sent)
+    assert_counts(oid, 1)
+
+
 def test_a_full_date_answers_without_waiting_for_its_lock(app, make, is_postgres):
     if not is_postgres:
         pytest.skip("SQLite has no row locks: every writer waits for the database's")

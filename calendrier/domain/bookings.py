@@ -326,13 +326,16 @@ def book(
         existing = find_by_idempotency_key(request.idempotency_key)
         if existing is not None:
             return BookingResult(existing, created=False)
+    seen = None
     if actor is None and not override_capacity:
+        # A date full at a glance is a 409 from this one read, before anything else is asked.
+        seen = _at_a_glance(occurrence_id, request, now)
         check_confirmations_per_address(request.email, now)
 
     try:
         request = _with_checked_answers(occurrence_id, request, by_organiser=actor is not None)
-        if actor is None and not override_capacity:
-            booking = _take_while_seats_are_free(occurrence_id, request, now)
+        if seen is not None:
+            booking = _take_while_seats_are_free(seen, request, now)
             if booking is not None:
                 return BookingResult(booking, created=True)
         occurrence = lock_occurrence(occurrence_id)
@@ -365,30 +368,40 @@ def book(
     return BookingResult(booking, created=created)
 
 
-def _take_while_seats_are_free(
-    occurrence_id: int, request: BookingRequest, now: datetime
-) -> Booking | None:
-    """The common case of a rush, in one short transaction. None: nothing was written.
+def _at_a_glance(occurrence_id: int, request: BookingRequest, now: datetime) -> Occurrence | None:
+    """The occurrence, read without a lock, if the rush path may try it; None otherwise.
 
-    Someone from the public asks for seats on a date that is open and needs no
-    approval. A date already full without a waiting list answers at once, without any
-    lock. Otherwise the booking, its email and its audit entry are written first, side
-    by side with everyone else's, and the seats are taken last by one conditional
-    UPDATE (``_take_seats_at_once``): the occurrence's lock is held for that statement
-    and the commit. The same email twice, or a repeated idempotency key, is refused by
-    the database's unique indexes (``book`` then returns the existing booking). When the
-    seats no longer fit, everything is rolled back and ``_take`` decides under the lock
-    (the waiting list), as for any booking: the answer is the same, only slower.
+    Raises ``OccurrenceFull`` when it may and the seats asked are not free and there is no
+    waiting list: the 409 of a full date costs this one read.
     """
     occurrence = db.session.scalar(_with_what_a_booking_reads(occurrence_id))
     if occurrence is None or not _may_take_at_once(occurrence, request, now):
         db.session.rollback()
         return None
+    if request.seats > seats_free(occurrence) and not occurrence.waitlist:
+        db.session.rollback()
+        raise OccurrenceFull()
+    return occurrence
+
+
+def _take_while_seats_are_free(
+    occurrence: Occurrence, request: BookingRequest, now: datetime
+) -> Booking | None:
+    """The common case of a rush, in one short transaction. None: nothing was written.
+
+    Someone from the public asks for seats on a date that is open and needs no
+    approval (``_at_a_glance`` read it, without a lock). The booking, its email and its
+    audit entry are written first, side by side with everyone else's, and the seats are
+    taken last by one conditional UPDATE (``_take_seats_at_once``): the occurrence's lock
+    is held for that statement and the commit. The same email twice, or a repeated
+    idempotency key, is refused by the database's unique indexes (``book`` then returns
+    the existing booking). When the seats no longer fit, everything is rolled back and
+    ``_take`` decides under the lock (the waiting list), as for any booking: the answer
+    is the same, only slower.
+    """
     if request.seats > seats_free(occurrence):
         db.session.rollback()
-        if occurrence.waitlist:
-            return None
-        raise OccurrenceFull()
+        return None  # a waiting list: decided under the lock
     booking = _new_booking(occurrence, request, BookingStatus.CONFIRMED, now)
     db.session.flush()  # every insert before the lock: it is then held for one statement
     if not _take_seats_at_once(occurrence, request.seats):
