@@ -15,7 +15,7 @@ from calendrier.accounts import issue_api_token
 from calendrier.domain import attendees, outbox, privacy, questions, trainings
 from calendrier.domain import bookings as rules
 from calendrier.extensions import db
-from calendrier.models import Answer, AuditEntry, Booking, Feedback, OutboxMessage
+from calendrier.models import Answer, ApiToken, AuditEntry, Booking, Feedback, OutboxMessage
 from calendrier.timeutil import utcnow
 
 from .test_privacy import book_back_then, past_occurrence
@@ -266,6 +266,9 @@ def test_export_of_an_organiser_holds_the_whole_account(make, runner):
     issue_api_token(organiser)
     log_in_at = utcnow().replace(microsecond=0) - timedelta(days=1)
     organiser.last_login_at = log_in_at
+    token_row = db.session.scalar(select(ApiToken))
+    token_row.last_used_at = log_in_at + timedelta(hours=1)
+    token_row.revoked_at = log_in_at + timedelta(hours=2)
     db.session.commit()
     account = privacy.export("chef@studio.example")["organiser_account"]
     token = account.pop("api_tokens")
@@ -279,8 +282,13 @@ def test_export_of_an_organiser_holds_the_whole_account(make, runner):
         "created_at": organiser.created_at.isoformat(),
         "last_login_at": log_in_at.isoformat(),
     }
-    assert len(token) == 1 and token[0]["created_at"]
-    assert set(token[0]) == {"created_at", "last_used_at", "revoked_at"}
+    assert token == [
+        {
+            "created_at": token_row.created_at.isoformat(),
+            "last_used_at": (log_in_at + timedelta(hours=1)).isoformat(),
+            "revoked_at": (log_in_at + timedelta(hours=2)).isoformat(),
+        }
+    ]
     admin = make.user(email="root@agglo.example", is_admin=True, organisation=None)
     assert privacy.export(admin.email)["organiser_account"]["organisation"] is None
 
