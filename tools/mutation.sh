@@ -8,14 +8,33 @@
 # tree, so that its mutants/ folder never lands in the checkout, and prints the counts
 # (killed, survived, timeout...) and the surviving mutants, each to be killed by a test or
 # explained in the closing note.
+#
+#   MUTATION_WORK=/tmp/mut bash tools/mutation.sh privacy   # keep the copy in /tmp/mut
+#
+# With MUTATION_WORK the copy is made (or refreshed: sources and tests copied over it,
+# mutmut's mutants/ and its stats kept) in that directory and left there, so that the
+# survivors can be shown and re-run by name after a test is added:
+#
+#   cp tests/test_privacy_mutants.py /tmp/mut/tests/ && cd /tmp/mut
+#   /path/to/checkout/.venv/bin/mutmut show calendrier.domain.privacy.x_erase__mutmut_12
+#   /path/to/checkout/.venv/bin/mutmut run calendrier.domain.privacy.x_erase__mutmut_12 ...
+#   /path/to/checkout/.venv/bin/mutmut results
+#
+# Without it a temporary directory is used and deleted on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV="$ROOT/.venv"
 "$VENV/bin/python" -m pip install -q 'mutmut>=3.8'
 
-WORK=$(mktemp -d /tmp/calendrier-mutation.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+if [ -n "${MUTATION_WORK:-}" ]; then
+    WORK=$MUTATION_WORK
+    mkdir -p "$WORK"
+    echo "workspace kept in $WORK"
+else
+    WORK=$(mktemp -d /tmp/calendrier-mutation.XXXXXX)
+    trap 'rm -rf "$WORK"' EXIT
+fi
 git ls-files -z | xargs -0 cp --parents -t "$WORK"
 cp -r node_modules "$WORK/" 2>/dev/null || true
 find calendrier -name '*.mo' -exec cp --parents -t "$WORK" {} +
