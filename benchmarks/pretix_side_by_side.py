@@ -1,7 +1,7 @@
 """calendrier and pretix side by side: same gunicorn, same wrk, same machine, one run.
 
     .venv/bin/python benchmarks/pretix_side_by_side.py [--pretix-venv /work/pretix-venv]
-        [--seconds 10] [--flow-seconds 30] [--rounds 1]
+        [--seconds 10] [--flow-seconds 90] [--rounds 1]
 
 Both apps are served the same way, ``gunicorn --workers 4`` (sync workers), on PostgreSQL,
 with the same data: calendrier from ``seed_bench.py`` (250 events, 10,000 dates over the
@@ -17,7 +17,11 @@ calendrier then pretix, scenario after scenario:
 - ``event-ics``: that single date's ``.ics``;
 - ``all-events``: the all-dates feed; pretix's organizer calendar stops at 1,000 dates, so
   calendrier's is asked ``?to=`` the day that holds as many (``all-events-full``: all
-  10,000 of calendrier's, against the same 1,000 of pretix's);
+  10,000 of calendrier's, against the same 1,000 of pretix's; ``all-events-poll``: a
+  subscribed calendar asking again with its copy's ``If-None-Match``, a 304 in calendrier,
+  the feed again in pretix, which gives no validators); each page is asked once before
+  wrk starts, as a page asked often would be (pretix keeps its organizer feed 5 minutes in
+  its cache, calendrier a feed's validators 5 s);
 - ``page+booking``: 32 people at once, each going from the event page to a confirmed
   booking as a browser does, cookies, CSRF tokens and redirects included: calendrier's
   page, its form sent, the confirmation page (3 requests); pretix's page, add to cart, the
@@ -544,7 +548,7 @@ def main() -> int:
     parser.add_argument("--pretix-database", default=PRETIX_DB)
     parser.add_argument("--pretix-redis", default=PRETIX_REDIS)
     parser.add_argument("--seconds", type=float, default=10.0, help="per page and app")
-    parser.add_argument("--flow-seconds", type=float, default=30.0, help="page+booking, per app")
+    parser.add_argument("--flow-seconds", type=float, default=90.0, help="page+booking, per app")
     parser.add_argument("--rounds", type=int, default=1, help="times each pair is measured")
     parser.add_argument("--capacity", type=int, default=100_000, help="of the booked date")
     parser.add_argument("--occurrences", type=int, default=10_000)
@@ -611,6 +615,9 @@ def main() -> int:
                 seconds = max(seconds, 40)
             wait_idle(admin, databases, c_process, pretix.process)
             headers = poll if name == "all-events-poll" else ()
+            # one answer first, as the page had when it is asked often: pretix keeps its
+            # organizer feed 5 minutes in its cache, calendrier a feed's validators 5 s
+            get(port, path, headers=dict(h.split(": ", 1) for h in headers), timeout=300)
             return wrk(port, path, get_script, seconds, headers=headers)
 
         results: dict[str, dict[str, list[dict]]] = {
@@ -652,7 +659,8 @@ def main() -> int:
                     p = page(p_port, name, args.seconds)
                     for r in (c, p):
                         errors = sum(n for code, n in r["statuses"].items() if int(code) >= 400)
-                        ok = ok and errors == 0 and r["socket"] == 0 and r["requests"] > 0
+                        # a socket error is wrk's 30 s time-out: slow, not wrong (noted)
+                        ok = ok and errors == 0 and r["requests"] > 0
                 results[name]["calendrier"].append(c)
                 results[name]["pretix"].append(p)
     finally:
@@ -676,7 +684,9 @@ def main() -> int:
             c, p = c_runs[-1], p_runs[-1]
             note = (
                 f"bookings/s ({c['per_flow']} / {p['per_flow']} requests each); completed "
-                f"{c['completed_rate']:.1f} / {p['completed_rate']:.1f} /s; requests/s "
+                f"{c['completed_rate']:.1f} / {p['completed_rate']:.1f} /s; booked in the "
+                f"database {c['booked'] / c['seconds']:.1f} / {p['booked'] / p['seconds']:.1f} "
+                f"/s; requests/s "
                 f"{c['requests'] / c['seconds']:.0f} / {p['requests'] / p['seconds']:.0f}; "
                 f"booked {c['booked']} / {p['booked']}; failed {c['fails']} {c['failed']} / "
                 f"{p['fails']} {p['failed']}"
@@ -684,6 +694,9 @@ def main() -> int:
         else:
             note += f"  p50 ms {c_runs[-1]['p50']:.1f} / {p_runs[-1]['p50']:.1f}"
             note += f"  {c_runs[-1]['statuses']} / {p_runs[-1]['statuses']}"
+            timeouts = c_runs[-1]["socket"], p_runs[-1]["socket"]
+            if any(timeouts):
+                note += f"  time-outs (30 s) {timeouts[0]} / {timeouts[1]}"
         print(f"{name:16} {c_rate:13.1f} {p_rate:10.1f} {ratio:7.1f}  {note}")
     print(json.dumps({"pretix": pretix.version, "results": results}))
     return 0 if ok else 1
