@@ -46,9 +46,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         url = (
-            fresh_database(args.database_url)
-            if args.database_url
-            else f"sqlite:///{tmp}/bench.db"
+            fresh_database(args.database_url) if args.database_url else f"sqlite:///{tmp}/bench.db"
         )
         app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
