@@ -65,7 +65,7 @@ sys.path.insert(0, str(HERE))
 from common import DEFAULT_DB, fresh_database  # noqa: E402
 from sqlalchemy import create_engine, make_url, text  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
-from wrk_suite import GET_SCRIPT, seed, write_script, wrk  # noqa: E402
+from wrk_suite import CACHES, GET_SCRIPT, seed, write_script, wrk  # noqa: E402
 
 from tests.servers import app_env, free_port, get  # noqa: E402
 
@@ -420,13 +420,14 @@ debug=off
 
 
 def serve_calendrier(url: str, log: Path) -> tuple[subprocess.Popen, int]:
-    """The README's production command, in production mode (CSRF on, feed validators
-    kept 5 s); rate limits off, as every client comes from one address."""
+    """The README's production command, in production mode (CSRF on, production's caches
+    as wrk_suite.CACHES: validators and pages 5 s, Redis); rate limits off, as every
+    client comes from one address."""
     port = free_port()
     env = app_env(
         url,
         WTF_CSRF_ENABLED=True,
-        FEED_VALIDATORS_SECONDS=5,
+        **CACHES,
         RATELIMIT_ENABLED=False,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": 2, "max_overflow": 2},
     )
