@@ -525,7 +525,7 @@ def render_letter(row: OutboxMessage) -> outbox.Email:
     """The frozen letter, for this subscriber, when the worker sends it (kind ``newsletter``)."""
     _kind, month, subscriber_id = (row.dedup_key or "::").split(":", 2)
     subscriber = db.session.get(NewsletterSubscriber, int(subscriber_id or 0))
-    content = _sent_content(month)
+    content = outbox.once_per_round(("newsletter", month), lambda: _sent_content(month))
     if subscriber is None or subscriber.confirmed_at is None or content is None:
         raise outbox.Skip("no longer subscribed")
     letter = content.get(subscriber.locale) or content["fr"]
@@ -550,4 +550,3 @@ def sent_issues() -> list[NewsletterIssue]:
             .order_by(NewsletterIssue.month.desc())
         )
     )
-

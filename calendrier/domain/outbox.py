@@ -51,7 +51,8 @@ import smtplib
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -60,7 +61,7 @@ from typing import Any
 from flask import Flask, current_app, has_request_context
 from flask_babel import force_locale
 from flask_mail import Message, email_dispatched
-from sqlalchemy import event, func, or_, select, update
+from sqlalchemy import event, func, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -75,6 +76,11 @@ STALE_CLAIM = timedelta(minutes=10)
 MAX_ATTEMPTS = 12  # about 8 hours of retries with the backoff below
 BASE_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=2)
+# Claims are renewed for a group of messages at once, just before the first of them goes.
+# A renewal is trusted for CLAIM_FRESH, half of STALE_CLAIM: no other worker can take a
+# message over before this one has sent it (a send gives up after MAIL_TIMEOUT).
+RENEW_GROUP = 25
+CLAIM_FRESH = STALE_CLAIM / 2
 
 
 class CalendarMessage(Message):
@@ -220,6 +226,24 @@ def queue_each_once(
     return once()
 
 
+_round: ContextVar[dict | None] = ContextVar("outbox_round", default=None)
+
+
+def once_per_round(key: Hashable, make: Callable[[], Any]) -> Any:
+    """``make()``, computed once per delivery round for ``key`` (what it depends on).
+
+    For what every email of a round would otherwise read again, like a letter's frozen
+    content; never for what must be true at send time (a booking, a subscription), which
+    each renderer reads just before its email goes. Outside a round: ``make()``.
+    """
+    memo = _round.get()
+    if memo is None:
+        return make()
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
+
+
 def render(row: OutboxMessage) -> Email:
     """The email ``row`` stands for, as true now. Raises ``Skip`` or ``UnknownKind``."""
     if row.body_text is not None:  # written before renderers existed: sent as written
@@ -293,19 +317,28 @@ def claim(limit: int, worker: str, now: datetime | None = None) -> list[int]:
     return ids
 
 
-def _still_mine(row_id: int, worker: str) -> bool:
-    """Renew the claim on one row just before sending it; False if it was taken over."""
-    result = db.session.execute(
+def _renew(ids: list[int], worker: str, now: datetime) -> set[int]:
+    """Renew the claim on these rows just before sending them. Commits. The ones still
+    this worker's: a row taken over (or deleted, e.g. by an unsubscription) is not."""
+    mine = db.session.scalars(
         update(OutboxMessage)
         .where(
-            OutboxMessage.id == row_id,
+            OutboxMessage.id.in_(ids),
             OutboxMessage.claimed_by == worker,
             OutboxMessage.status == OutboxStatus.SENDING,
         )
-        .values(claimed_at=utcnow())
+        .values(claimed_at=now)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
     )
+    result = set(mine)
     db.session.commit()
-    return result.rowcount == 1
+    return result
+
+
+def _still_mine(row_id: int, worker: str) -> bool:
+    """Renew the claim on one row; False if it was taken over."""
+    return row_id in _renew([row_id], worker, utcnow())
 
 
 def _finish(row_id: int, worker: str, **values) -> None:
@@ -481,6 +514,19 @@ def mail_backend(app: Flask) -> str:
 # --- delivering --------------------------------------------------------------
 
 
+def _read(ids: list[int]) -> list[OutboxMessage]:
+    """The claimed rows, as copies outside the session: the commits of the round neither
+    expire nor reload them (for a batch held in the session, each commit would cost the
+    whole batch), and an outbox row the caller holds is left as it is."""
+    keys = [attribute.key for attribute in inspect(OutboxMessage).column_attrs]
+    found = db.session.execute(
+        select(*[getattr(OutboxMessage, key) for key in keys])
+        .where(OutboxMessage.id.in_(ids))
+        .order_by(OutboxMessage.id)
+    )
+    return [OutboxMessage(**values) for values in found.mappings()]
+
+
 def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
     """Send up to ``limit`` due messages; failures are queued again with backoff."""
     worker = worker or worker_name()
@@ -489,9 +535,7 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
     report.claimed = len(ids)
     if not ids:
         return report
-    rows = list(
-        db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by("id"))
-    )
+    rows = _read(ids)
     db.session.commit()  # read done: hold no transaction while talking SMTP
     app = current_app._get_current_object()
     connection = transport(app)
@@ -504,9 +548,17 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
             _fail(row, worker, error, now)
             report.failed += 1
         return report
+    this_round = _round.set({})
+    renewed: set[int] = set()  # the rows of the last renewal...
+    mine: set[int] = set()  # ...and those of them still this worker's
+    renewed_at = utcnow()
     try:
         for position, row in enumerate(rows):
-            if not _still_mine(row.id, worker):
+            if row.id not in renewed or utcnow() - renewed_at >= CLAIM_FRESH:
+                group = [r.id for r in rows[position : position + RENEW_GROUP]]
+                renewed_at = utcnow()
+                renewed, mine = set(group), _renew(group, worker, renewed_at)
+            if row.id not in mine:
                 continue  # taken over by another worker: it is theirs now
             try:
                 email = render(row)  # as things are now, just before it goes
@@ -546,6 +598,7 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
                 )
                 report.sent += 1
     finally:
+        _round.reset(this_round)
         connection.__exit__(None, None, None)
     return report
 
