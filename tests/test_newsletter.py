@@ -113,6 +113,7 @@ def test_the_monthly_letter_reaches_each_subscriber_once_in_their_language(app, 
 
     outbox.deliver_all()
     by_recipient = {m["To"]: m for m in smtp.messages}
+    raw = {e.rcpt_tos[0]: e.content for e in smtp.envelopes}
     assert set(by_recipient) == {"ana@example.org", "bob@example.org"}
     french, english = by_recipient["ana@example.org"], by_recipient["bob@example.org"]
     assert french["Subject"].startswith("Les actus du mois")
@@ -121,6 +122,8 @@ def test_the_monthly_letter_reaches_each_subscriber_once_in_their_language(app, 
         url = message["List-Unsubscribe"].strip("<>")
         assert url.startswith("https://agenda.example.org/newsletter/unsubscribe/")
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        # as a mail service reads it: the URL itself, not an RFC 2047 encoded word
+        assert f"\r\nList-Unsubscribe: <{url}>\r\n".encode() in raw[message["To"]]
         html = message.get_body(("html",)).get_content()
         text = message.get_body(("plain",)).get_content()
         assert url in html and url in text  # the visible link is the subscriber's own

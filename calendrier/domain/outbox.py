@@ -94,6 +94,10 @@ class CalendarMessage(Message):
             if part.get_content_type() == "text/calendar" and self.ics_method:
                 part.set_param("charset", "utf-8", requote=False)
                 part.set_param("method", self.ics_method, requote=False)
+        # Header lines up to RFC 5322's limit, not 78: an unsubscribe URL cannot be folded,
+        # and folding it made the email package encode it (RFC 2047), which mail services
+        # do not read as a link. Flask-Mail encodes and folds subjects and names itself.
+        msg.policy = msg.policy.clone(max_line_length=998)
         return msg
 
 
