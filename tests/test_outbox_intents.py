@@ -97,9 +97,7 @@ def test_a_cancellation_states_what_was_cancelled(smtp, make):
     assert booking.reference in body
 
 
-def test_a_kind_nobody_renders_fails_at_once_and_goes_once_its_renderer_exists(
-    runner, smtp, make
-):
+def test_a_kind_nobody_renders_fails_at_once_and_goes_once_its_renderer_exists(runner, smtp, make):
     outbox.queue("greeting", "ana@example.org", locale="en", snapshot={"name": "Ana"})
     db.session.commit()
     report = outbox.deliver_all()
@@ -161,3 +159,45 @@ def test_a_renderer_that_breaks_is_retried_not_lost(smtp):
     finally:
         del outbox.RENDERERS["fragile"]
     assert [m["Subject"] for m in smtp.messages] == ["Fixed"]
+
+
+def test_a_bulk_email_is_written_once_a_round_and_each_gets_its_own_values(smtp):
+    # The MIME message of a bulk email is written once per round with its placeholders;
+    # a value it cannot take as it is (with an "=", which could make a boundary) is written
+    # the usual way. Each recipient gets their own value, in the text, the HTML and the header.
+    links = {
+        "ana@example.org": "https://agenda.example.org/u/Ab9-_x",
+        "bob@example.org": "https://agenda.example.org/u?token=b=2",
+        "dan@example.org": "https://agenda.example.org/u/Zz0-_y",
+    }
+    for recipient, link in links.items():
+        outbox.queue("bulky", recipient, snapshot={"link": link})
+    db.session.commit()
+
+    @outbox.renders("bulky", bulk=True)
+    def bulky(row):
+        return outbox.Email(
+            subject="Des nouvelles",
+            text="Votre lien : __LINK__",
+            html="<p>Votre lien : <a href='__LINK__'>ici</a></p>",
+            headers={"X-Link": "<__LINK__>"},
+            fill={"__LINK__": row.snapshot["link"]},
+        )
+
+    try:
+        assert outbox.deliver().sent == 3  # one round
+    finally:
+        del outbox.RENDERERS["bulky"]
+        outbox.BULK_KINDS.discard("bulky")
+    by_recipient = {m["To"]: m for m in smtp.messages}
+    assert set(by_recipient) == set(links)
+    for recipient, link in links.items():
+        message = by_recipient[recipient]
+        assert message["Subject"] == "Des nouvelles"
+        assert message["X-Link"] == f"<{link}>"
+        assert f"Votre lien : {link}" in text(message)
+        assert f"href='{link}'" in message.get_body(("html",)).get_content()
+    assert len({m["Message-ID"] for m in smtp.messages}) == 3
+    # One mould for the round: its MIME boundaries are shared; the one written apart has its own.
+    ana, bob, dan = (by_recipient[r].get_boundary() for r in sorted(links))
+    assert ana == dan != bob
