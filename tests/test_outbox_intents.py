@@ -5,6 +5,7 @@ Real SMTP on loopback (the ``smtp`` fixture), the real booking rules, the real w
 
 from flask import template_rendered
 from sqlalchemy import select
+from sqlalchemy import text as sa_text
 
 from calendrier.domain import bookings as rules
 from calendrier.domain import outbox
@@ -201,3 +202,43 @@ def test_a_bulk_email_is_written_once_a_round_and_each_gets_its_own_values(smtp)
     # One mould for the round: its MIME boundaries are shared; the one written apart has its own.
     ana, bob, dan = (by_recipient[r].get_boundary() for r in sorted(links))
     assert ana == dan != bob
+
+
+def test_an_email_sent_just_before_a_renderer_fails_stays_recorded_as_sent(smtp):
+    # An email's record is committed with the next one's reads; when that renderer fails
+    # (a broken query aborts the transaction), the record must not go with it, or the
+    # email would be sent again once its claim is stale.
+    for kind, recipient in [
+        ("greeting", "ana@example.org"),
+        ("broken", "bob@example.org"),
+        ("greeting", "cyd@example.org"),
+        ("untrue", "dan@example.org"),
+    ]:
+        outbox.queue(kind, recipient)
+    db.session.commit()
+
+    @outbox.renders("greeting")
+    def greeting(row):
+        return outbox.Email(subject="Hello", text="Hello")
+
+    @outbox.renders("broken")
+    def broken(row):
+        db.session.execute(sa_text("SELECT nothing FROM no_such_table"))
+
+    @outbox.renders("untrue")
+    def untrue(row):
+        raise outbox.Skip("no longer true")
+
+    try:
+        report = outbox.deliver()
+    finally:
+        for kind in ("greeting", "broken", "untrue"):
+            del outbox.RENDERERS[kind]
+    assert (report.sent, report.failed, report.skipped) == (2, 1, 1)
+    assert {row.recipient: row.status for row in rows()} == {
+        "ana@example.org": "sent",
+        "bob@example.org": "queued",  # to be tried again, with backoff
+        "cyd@example.org": "sent",
+        "dan@example.org": "skipped",
+    }
+    assert sorted(m["To"] for m in smtp.messages) == ["ana@example.org", "cyd@example.org"]

@@ -35,7 +35,9 @@ The rules that make each message go out once, and never be lost:
   a row over meanwhile); a row whose claim was taken over, or that was deleted (an
   unsubscription), is left alone. The renderer still reads, for each row just
   before it goes, whether what it states is true.
-- Each message sent is recorded in its own commit before the next one goes.
+- A message sent is recorded in the transaction of the next one's reads, which
+  commits before the next one goes: at most one message is ever sent and not yet
+  recorded (a failed renderer's rollback writes the record again).
 - A claim left by a worker that died is taken over once it is older than
   ``STALE_CLAIM``, so nothing is lost. Each claim counts as an attempt, so a
   message that kills its worker every time ends up ``failed`` instead of
@@ -44,11 +46,12 @@ The rules that make each message go out once, and never be lost:
   backoff; a permanent refusal (5xx: no such mailbox) fails at once.
 
 The one window left is a worker dying after the server accepted a message and
-before the row is marked sent: that message goes out twice. It carries the
+before its record is committed (with the next one's reads, milliseconds later):
+that one message goes out twice. It carries the
 same ``Message-ID`` both times, which lets mail clients merge the copies.
 
 **A round of bulk mail** (a letter to thousands) costs each email two statements
-(its renderer's read, its record) and two commits: the claim, the renewals and what
+(its renderer's read, its record) and one commit: the claim, the renewals and what
 every email of the round reads (``once_per_round``: the letter's frozen content) are
 shared, and the MIME message of a bulk email (``Email.fill``: the same text for all
 but each recipient's values, e.g. an unsubscribe link) is written once per round by
@@ -369,12 +372,17 @@ def _still_mine(row_id: int, worker: str) -> bool:
     return row_id in _renew([row_id], worker, utcnow())
 
 
-def _finish(row_id: int, worker: str, **values) -> None:
+def _write(row_id: int, worker: str, **values) -> None:
+    """What became of a claimed row, in the current transaction (if it is still ours)."""
     db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id, OutboxMessage.claimed_by == worker)
         .values(**values)
     )
+
+
+def _finish(row_id: int, worker: str, **values) -> None:
+    _write(row_id, worker, **values)
     db.session.commit()
 
 
@@ -678,28 +686,42 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
     renewed: set[int] = set()  # the rows of the last renewal...
     mine: set[int] = set()  # ...and those of them still this worker's
     renewed_at = utcnow()
+    # The record of the message just sent, written and committed with the next one's
+    # reads, before the next one goes: at most one message is sent and not recorded.
+    unsaved: dict[str, Any] | None = None
+
+    def roll_back() -> None:
+        """After a renderer failed: its reads undone, the record before written again."""
+        db.session.rollback()
+        if unsaved is not None:
+            _write(worker=worker, **unsaved)
+
     try:
         for position, row in enumerate(rows):
             if row.id not in renewed or utcnow() - renewed_at >= CLAIM_FRESH:
                 group = [r.id for r in rows[position : position + RENEW_GROUP]]
                 renewed_at = utcnow()
                 renewed, mine = set(group), _renew(group, worker, renewed_at)
+                unsaved = None  # committed with the renewal
             if row.id not in mine:
                 continue  # taken over by another worker: it is theirs now
             try:
                 email = render(row)  # as things are now, just before it goes
             except Skip as reason:
-                db.session.rollback()
+                roll_back()
                 _finish(row.id, worker, status=OutboxStatus.SKIPPED, last_error=str(reason))
+                unsaved = None
                 report.skipped += 1
                 continue
             except Exception as error:
-                db.session.rollback()
+                roll_back()
                 log.exception("rendering outbox %s failed", row.id)
                 _fail(row, worker, error, utcnow())
+                unsaved = None
                 report.failed += 1
                 continue
             db.session.commit()  # the reads done: hold no transaction while talking SMTP
+            unsaved = None
             try:
                 msg = build_message(row, email)
                 connection.send(msg, wire_bytes(email, msg))
@@ -715,15 +737,17 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
                     report.failed += _release(rest, worker, now + backoff(row.attempts))
                     break
             else:
-                _finish(
-                    row.id,
-                    worker,
-                    status=OutboxStatus.SENT,
-                    sent_at=utcnow(),
-                    subject=email.subject[:300],  # what went out, for the record
-                    last_error="",
-                )
+                unsaved = {
+                    "row_id": row.id,
+                    "status": OutboxStatus.SENT,
+                    "sent_at": utcnow(),
+                    "subject": email.subject[:300],  # what went out, for the record
+                    "last_error": "",
+                }
+                _write(worker=worker, **unsaved)
                 report.sent += 1
+        if unsaved is not None:
+            db.session.commit()
     finally:
         _round.reset(this_round)
         connection.__exit__(None, None, None)
