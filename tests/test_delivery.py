@@ -5,6 +5,7 @@ A real SMTP server on loopback receives everything; workers are threads and real
 """
 
 import collections
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,13 +16,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask_mail import email_dispatched
 from sqlalchemy import func, select, update
 
 from calendrier.domain import bookings as rules
 from calendrier.domain import outbox
 from calendrier.extensions import db
 from calendrier.models import OutboxMessage
-from calendrier.timeutil import utcnow
+from calendrier.timeutil import clock_set_to, utcnow
 
 from .smtp import SMTPServer, free_port, point_mail_at
 from .test_concurrency import run_at_once
@@ -141,6 +143,38 @@ def test_a_worker_whose_claim_was_taken_over_does_not_send_it_again(smtp, make):
     assert outbox.deliver(worker="rescuer").sent == 3  # the slow worker's claims were stale
     assert not any(outbox._still_mine(i, slow) for i in ids)
     assert len(smtp.messages) == 3
+
+
+def test_a_worker_stopped_mid_round_leaves_what_was_taken_over_meanwhile(app, smtp, make):
+    # Claims are renewed a group at a time: a worker that stops for longer than
+    # STALE_CLAIM between two messages (a frozen VM, a paused process) must see, when it
+    # resumes, that the rest of its group is another worker's now.
+    queue(make, 3)
+    taken: list[int] = []
+    frozen = contextlib.ExitStack()
+
+    def stopped_after_the_first(sender, message):
+        if taken:
+            return
+        frozen.enter_context(clock_set_to(utcnow() + outbox.STALE_CLAIM + timedelta(minutes=1)))
+        with app.app_context():  # meanwhile, another worker finds the claims stale
+            taken.extend(outbox.claim(10, "rescuer"))
+
+    email_dispatched.connect(stopped_after_the_first)
+    try:
+        report = outbox.deliver(worker="stopped")
+    finally:
+        email_dispatched.disconnect(stopped_after_the_first)
+        frozen.close()
+    assert len(taken) == 3  # the one in flight too: its sending was not recorded yet
+    assert report.sent == 1 and len(smtp.messages) == 1  # the rest was left to the rescuer
+    db.session.expire_all()
+    assert {row.claimed_by for row in db.session.scalars(select(OutboxMessage))} == {"rescuer"}
+    age_claims()
+    assert outbox.deliver(worker="rescuer").sent == 3
+    # Everyone has their email; the one in flight at the stop went twice, as documented,
+    # with the same Message-ID.
+    assert sorted(received_ids(smtp).values()) == [1, 1, 2]
 
 
 def test_a_message_that_kills_every_worker_is_given_up_in_the_end(smtp, make):

@@ -4,11 +4,13 @@ unsubscribe (RFC 8058), the archive, personal data."""
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from flask_mail import email_dispatched
+from sqlalchemy import event, func, select
 
 from calendrier.domain import bookings as rules
 from calendrier.domain import newsletter, outbox, privacy
@@ -87,6 +89,14 @@ def test_subscribing_asks_for_consent_and_a_real_address(client):
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
 
 
+def same_but_boundaries_and_date(one: bytes, other: bytes) -> bool:
+    def plain(raw: bytes) -> bytes:
+        raw = re.sub(rb"={15}\d+==", b"(boundary)", raw)
+        return re.sub(rb"\r\nDate: [^\r]+\r\n", b"\r\nDate: (date)\r\n", raw, count=1)
+
+    return plain(one) == plain(other)
+
+
 def test_the_monthly_letter_reaches_each_subscriber_once_in_their_language(app, runner, smtp, make):
     first = next_month()
     month = newsletter.month_key(first)
@@ -111,6 +121,7 @@ def test_the_monthly_letter_reaches_each_subscriber_once_in_their_language(app, 
 
     outbox.deliver_all()
     by_recipient = {m["To"]: m for m in smtp.messages}
+    raw = {e.rcpt_tos[0]: e.content for e in smtp.envelopes}
     assert set(by_recipient) == {"ana@example.org", "bob@example.org"}
     french, english = by_recipient["ana@example.org"], by_recipient["bob@example.org"]
     assert french["Subject"].startswith("Les actus du mois")
@@ -119,6 +130,8 @@ def test_the_monthly_letter_reaches_each_subscriber_once_in_their_language(app, 
         url = message["List-Unsubscribe"].strip("<>")
         assert url.startswith("https://agenda.example.org/newsletter/unsubscribe/")
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        # as a mail service reads it: the URL itself, not an RFC 2047 encoded word
+        assert f"\r\nList-Unsubscribe: <{url}>\r\n".encode() in raw[message["To"]]
         html = message.get_body(("html",)).get_content()
         text = message.get_body(("plain",)).get_content()
         assert url in html and url in text  # the visible link is the subscriber's own
@@ -130,6 +143,12 @@ def test_the_monthly_letter_reaches_each_subscriber_once_in_their_language(app, 
     assert "12 places restantes" in french.get_body(("plain",)).get_content()
     assert "12 places left" in english.get_body(("plain",)).get_content()
     assert french["List-Unsubscribe"] != english["List-Unsubscribe"]
+    # Written once per round and filled in for each: the very bytes the email package
+    # writes for that letter, but for its MIME boundaries and its Date.
+    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "newsletter"))
+    for row in rows:
+        expected = outbox.build_message(row).as_bytes()
+        assert same_but_boundaries_and_date(raw[row.recipient], expected)
 
 
 def test_one_click_unsubscribe_needs_no_cookie_and_no_csrf_token(app, make):
@@ -177,6 +196,80 @@ def test_a_letter_to_someone_who_left_meanwhile_is_not_sent(app, smtp, make):
     assert smtp.messages == []
     row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "newsletter"))
     assert row.status == "skipped" and "no longer subscribed" in row.last_error
+
+
+def test_someone_who_leaves_while_the_letter_goes_out_does_not_get_it(app, smtp, make):
+    first = next_month()
+    make.occurrence(starts_at=in_month(first, 5))
+    readers = [subscriber(f"reader{n}@example.org").email for n in range(4)]
+    db.session.execute(OutboxMessage.__table__.delete())  # the confirmation emails
+    db.session.commit()
+    newsletter.send_month(newsletter.month_key(first))
+    last = db.session.scalar(
+        select(OutboxMessage.recipient).order_by(OutboxMessage.id.desc()).limit(1)
+    )
+    token = db.session.scalar(
+        select(NewsletterSubscriber.token).where(NewsletterSubscriber.email == last)
+    )
+    db.session.commit()  # on SQLite, a transaction left open would block the one who leaves
+    left = []
+
+    def unsubscribes_after_the_first_letter(sender, message):
+        if not left:
+            with app.app_context():  # the link of an earlier letter, clicked meanwhile
+                left.append(newsletter.unsubscribe(token))
+
+    email_dispatched.connect(unsubscribes_after_the_first_letter)
+    try:
+        report = outbox.deliver()  # one round: every letter was claimed before they left
+    finally:
+        email_dispatched.disconnect(unsubscribes_after_the_first_letter)
+    assert left == [True]
+    assert (report.claimed, report.sent, report.skipped) == (4, 3, 1)
+    assert sorted(m["To"] for m in smtp.messages) == sorted(r for r in readers if r != last)
+    # Nothing is kept about them: no subscriber, no letter to them.
+    assert db.session.scalar(select(func.count()).where(OutboxMessage.recipient == last)) == 0
+
+
+@contextmanager
+def counting():
+    """SQL statements and commits, as the database sees them."""
+    seen = {"statements": 0, "commits": 0}
+
+    def statement(conn, cursor, text, *args):
+        if not text.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE: part of the commit
+            seen["statements"] += 1
+
+    def commit(*args):
+        seen["commits"] += 1
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    event.listen(db.engine, "commit", commit)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+        event.remove(db.engine, "commit", commit)
+
+
+def test_each_letter_costs_the_worker_the_same_few_statements(app, smtp, make):
+    # A letter to 10,000 leaves at the pace of the database's commits: each letter is read
+    # (its subscriber, just before it goes) and recorded sent, once; the claim, the letter
+    # itself and the renewal of the claims are shared by the letters of a round.
+    first = next_month()
+    make.occurrence(starts_at=in_month(first, 5))
+    for n in range(50):
+        subscriber(f"reader{n}@example.org", "en" if n % 5 == 0 else "fr")
+    outbox.deliver_all()  # the confirmation emails
+    newsletter.send_month(newsletter.month_key(first))
+    with counting() as small:
+        assert outbox.deliver(10).sent == 10
+    with counting() as big:
+        assert outbox.deliver(40).sent == 40
+    extra = 30
+    assert big["statements"] - small["statements"] <= 2 * extra + 1, (small, big)
+    assert big["commits"] - small["commits"] <= extra + 1, (small, big)
+    assert len({m["To"] for m in smtp.messages if m["To"].startswith("reader")}) == 50
 
 
 def test_emails_about_bookings_leave_before_a_big_letter(app, make):

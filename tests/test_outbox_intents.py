@@ -5,6 +5,7 @@ Real SMTP on loopback (the ``smtp`` fixture), the real booking rules, the real w
 
 from flask import template_rendered
 from sqlalchemy import select
+from sqlalchemy import text as sa_text
 
 from calendrier.domain import bookings as rules
 from calendrier.domain import outbox
@@ -97,9 +98,7 @@ def test_a_cancellation_states_what_was_cancelled(smtp, make):
     assert booking.reference in body
 
 
-def test_a_kind_nobody_renders_fails_at_once_and_goes_once_its_renderer_exists(
-    runner, smtp, make
-):
+def test_a_kind_nobody_renders_fails_at_once_and_goes_once_its_renderer_exists(runner, smtp, make):
     outbox.queue("greeting", "ana@example.org", locale="en", snapshot={"name": "Ana"})
     db.session.commit()
     report = outbox.deliver_all()
@@ -161,3 +160,85 @@ def test_a_renderer_that_breaks_is_retried_not_lost(smtp):
     finally:
         del outbox.RENDERERS["fragile"]
     assert [m["Subject"] for m in smtp.messages] == ["Fixed"]
+
+
+def test_a_bulk_email_is_written_once_a_round_and_each_gets_its_own_values(smtp):
+    # The MIME message of a bulk email is written once per round with its placeholders;
+    # a value it cannot take as it is (with an "=", which could make a boundary) is written
+    # the usual way. Each recipient gets their own value, in the text, the HTML and the header.
+    links = {
+        "ana@example.org": "https://agenda.example.org/u/Ab9-_x",
+        "bob@example.org": "https://agenda.example.org/u?token=b=2",
+        "dan@example.org": "https://agenda.example.org/u/Zz0-_y",
+    }
+    for recipient, link in links.items():
+        outbox.queue("bulky", recipient, snapshot={"link": link})
+    db.session.commit()
+
+    @outbox.renders("bulky", bulk=True)
+    def bulky(row):
+        return outbox.Email(
+            subject="Des nouvelles",
+            text="Votre lien : __LINK__",
+            html="<p>Votre lien : <a href='__LINK__'>ici</a></p>",
+            headers={"X-Link": "<__LINK__>"},
+            fill={"__LINK__": row.snapshot["link"]},
+        )
+
+    try:
+        assert outbox.deliver().sent == 3  # one round
+    finally:
+        del outbox.RENDERERS["bulky"]
+        outbox.BULK_KINDS.discard("bulky")
+    by_recipient = {m["To"]: m for m in smtp.messages}
+    assert set(by_recipient) == set(links)
+    for recipient, link in links.items():
+        message = by_recipient[recipient]
+        assert message["Subject"] == "Des nouvelles"
+        assert message["X-Link"] == f"<{link}>"
+        assert f"Votre lien : {link}" in text(message)
+        assert f"href='{link}'" in message.get_body(("html",)).get_content()
+    assert len({m["Message-ID"] for m in smtp.messages}) == 3
+    # One mould for the round: its MIME boundaries are shared; the one written apart has its own.
+    ana, bob, dan = (by_recipient[r].get_boundary() for r in sorted(links))
+    assert ana == dan != bob
+
+
+def test_an_email_sent_just_before_a_renderer_fails_stays_recorded_as_sent(smtp):
+    # An email's record is committed with the next one's reads; when that renderer fails
+    # (a broken query aborts the transaction), the record must not go with it, or the
+    # email would be sent again once its claim is stale.
+    for kind, recipient in [
+        ("greeting", "ana@example.org"),
+        ("broken", "bob@example.org"),
+        ("greeting", "cyd@example.org"),
+        ("untrue", "dan@example.org"),
+    ]:
+        outbox.queue(kind, recipient)
+    db.session.commit()
+
+    @outbox.renders("greeting")
+    def greeting(row):
+        return outbox.Email(subject="Hello", text="Hello")
+
+    @outbox.renders("broken")
+    def broken(row):
+        db.session.execute(sa_text("SELECT nothing FROM no_such_table"))
+
+    @outbox.renders("untrue")
+    def untrue(row):
+        raise outbox.Skip("no longer true")
+
+    try:
+        report = outbox.deliver()
+    finally:
+        for kind in ("greeting", "broken", "untrue"):
+            del outbox.RENDERERS[kind]
+    assert (report.sent, report.failed, report.skipped) == (2, 1, 1)
+    assert {row.recipient: row.status for row in rows()} == {
+        "ana@example.org": "sent",
+        "bob@example.org": "queued",  # to be tried again, with backoff
+        "cyd@example.org": "sent",
+        "dan@example.org": "skipped",
+    }
+    assert sorted(m["To"] for m in smtp.messages) == ["ana@example.org", "cyd@example.org"]

@@ -29,8 +29,15 @@ The rules that make each message go out once, and never be lost:
   delivery round) in its own short transaction, so two workers never take the
   same row: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, SQLite's single writer
   (``BEGIN IMMEDIATE``) elsewhere.
-- Just before talking to the mail server the worker renews its claim on that
-  one row; if the claim was taken over meanwhile, it leaves the row alone.
+- Just before talking to the mail server the worker renews its claim, for that
+  row and the next ones of its batch at once (``RENEW_GROUP``), and trusts the
+  renewal for ``CLAIM_FRESH`` (half of ``STALE_CLAIM``, so no other worker can take
+  a row over meanwhile); a row whose claim was taken over, or that was deleted (an
+  unsubscription), is left alone. The renderer still reads, for each row just
+  before it goes, whether what it states is true.
+- A message sent is recorded in the transaction of the next one's reads, which
+  commits before the next one goes: at most one message is ever sent and not yet
+  recorded (a failed renderer's rollback writes the record again).
 - A claim left by a worker that died is taken over once it is older than
   ``STALE_CLAIM``, so nothing is lost. Each claim counts as an attempt, so a
   message that kills its worker every time ends up ``failed`` instead of
@@ -39,28 +46,40 @@ The rules that make each message go out once, and never be lost:
   backoff; a permanent refusal (5xx: no such mailbox) fails at once.
 
 The one window left is a worker dying after the server accepted a message and
-before the row is marked sent: that message goes out twice. It carries the
+before its record is committed (with the next one's reads, milliseconds later):
+that one message goes out twice. It carries the
 same ``Message-ID`` both times, which lets mail clients merge the copies.
+
+**A round of bulk mail** (a letter to thousands) costs each email two statements
+(its renderer's read, its record) and one commit: the claim, the renewals and what
+every email of the round reads (``once_per_round``: the letter's frozen content) are
+shared, and the MIME message of a bulk email (``Email.fill``: the same text for all
+but each recipient's values, e.g. an unsubscribe link) is written once per round by
+the email package and filled in for each recipient (``Mould``), byte for byte what
+the email package would write for it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import smtplib
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, has_request_context
 from flask_babel import force_locale
-from flask_mail import Message, email_dispatched
-from sqlalchemy import event, func, or_, select, update
+from flask_mail import Message, email_dispatched, sanitize_address
+from sqlalchemy import event, func, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -75,6 +94,11 @@ STALE_CLAIM = timedelta(minutes=10)
 MAX_ATTEMPTS = 12  # about 8 hours of retries with the backoff below
 BASE_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=2)
+# Claims are renewed for a group of messages at once, just before the first of them goes.
+# A renewal is trusted for CLAIM_FRESH, half of STALE_CLAIM: no other worker can take a
+# message over before this one has sent it (a send gives up after MAIL_TIMEOUT).
+RENEW_GROUP = 25
+CLAIM_FRESH = STALE_CLAIM / 2
 
 
 class CalendarMessage(Message):
@@ -88,6 +112,10 @@ class CalendarMessage(Message):
             if part.get_content_type() == "text/calendar" and self.ics_method:
                 part.set_param("charset", "utf-8", requote=False)
                 part.set_param("method", self.ics_method, requote=False)
+        # Header lines up to RFC 5322's limit, not 78: an unsubscribe URL cannot be folded,
+        # and folding it made the email package encode it (RFC 2047), which mail services
+        # do not read as a link. Flask-Mail encodes and folds subjects and names itself.
+        msg.policy = msg.policy.clone(max_line_length=998)
         return msg
 
 
@@ -119,6 +147,15 @@ class Email:
     ics_method: str | None = None  # the attachment's METHOD (PUBLISH, CANCEL)
     check_in_url: str | None = None  # attached as an inline QR code when set
     headers: dict[str, str] | None = None  # e.g. a letter's List-Unsubscribe
+    # A bulk email's own values ({placeholder: value}, e.g. its unsubscribe URL): ``text``,
+    # ``html`` and ``headers`` then hold the placeholders, the same for every recipient,
+    # and the MIME message is written once per delivery round, each email filling it in.
+    fill: dict[str, str] | None = None
+
+    def filled(self, text: str) -> str:
+        for placeholder, value in (self.fill or {}).items():
+            text = text.replace(placeholder, value)
+        return text
 
 
 class Skip(Exception):
@@ -220,6 +257,24 @@ def queue_each_once(
     return once()
 
 
+_round: ContextVar[dict | None] = ContextVar("outbox_round", default=None)
+
+
+def once_per_round(key: Hashable, make: Callable[[], Any]) -> Any:
+    """``make()``, computed once per delivery round for ``key`` (what it depends on).
+
+    For what every email of a round would otherwise read again, like a letter's frozen
+    content; never for what must be true at send time (a booking, a subscription), which
+    each renderer reads just before its email goes. Outside a round: ``make()``.
+    """
+    memo = _round.get()
+    if memo is None:
+        return make()
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
+
+
 def render(row: OutboxMessage) -> Email:
     """The email ``row`` stands for, as true now. Raises ``Skip`` or ``UnknownKind``."""
     if row.body_text is not None:  # written before renderers existed: sent as written
@@ -293,27 +348,41 @@ def claim(limit: int, worker: str, now: datetime | None = None) -> list[int]:
     return ids
 
 
-def _still_mine(row_id: int, worker: str) -> bool:
-    """Renew the claim on one row just before sending it; False if it was taken over."""
-    result = db.session.execute(
+def _renew(ids: list[int], worker: str, now: datetime) -> set[int]:
+    """Renew the claim on these rows just before sending them. Commits. The ones still
+    this worker's: a row taken over (or deleted, e.g. by an unsubscription) is not."""
+    mine = db.session.scalars(
         update(OutboxMessage)
         .where(
-            OutboxMessage.id == row_id,
+            OutboxMessage.id.in_(ids),
             OutboxMessage.claimed_by == worker,
             OutboxMessage.status == OutboxStatus.SENDING,
         )
-        .values(claimed_at=utcnow())
+        .values(claimed_at=now)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
     )
+    result = set(mine)
     db.session.commit()
-    return result.rowcount == 1
+    return result
 
 
-def _finish(row_id: int, worker: str, **values) -> None:
+def _still_mine(row_id: int, worker: str) -> bool:
+    """Renew the claim on one row; False if it was taken over."""
+    return row_id in _renew([row_id], worker, utcnow())
+
+
+def _write(row_id: int, worker: str, **values) -> None:
+    """What became of a claimed row, in the current transaction (if it is still ours)."""
     db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id, OutboxMessage.claimed_by == worker)
         .values(**values)
     )
+
+
+def _finish(row_id: int, worker: str, **values) -> None:
+    _write(row_id, worker, **values)
     db.session.commit()
 
 
@@ -379,13 +448,14 @@ def is_permanent(error: Exception) -> bool:
 def build_message(row: OutboxMessage, email: Email | None = None) -> CalendarMessage:
     """The MIME message for ``row`` (rendered now unless ``email`` is given)."""
     email = email or render(row)
+    headers = {name: email.filled(value) for name, value in (email.headers or {}).items()}
     msg = CalendarMessage(
         subject=email.subject,
         sender=current_settings().sender,
         recipients=[row.recipient],
-        body=email.text,
-        html=email.html or None,
-        extra_headers=email.headers or None,
+        body=email.filled(email.text),
+        html=email.filled(email.html) or None,
+        extra_headers=headers or None,
     )
     msg.msgId = message_id(row)
     if email.ics:
@@ -401,6 +471,102 @@ def build_message(row: OutboxMessage, email: Email | None = None) -> CalendarMes
             headers={"Content-ID": f"<{EMAIL_IMAGE_ID}>"},
         )
     return msg
+
+
+def wire_bytes(email: Email, msg: CalendarMessage) -> bytes:
+    """The bytes that go to the mail server for ``msg`` (``build_message(row, email)``).
+
+    For a bulk email (``fill``, no attachment) they are the round's mould with this email's
+    values put in: what the email package would write, written once per round (it costs
+    more than the rest of a letter's sending), then checked; otherwise ``msg.as_bytes()``.
+    """
+    if email.fill and not email.ics and not email.check_in_url:
+        key = ("mould", email.subject, email.text, email.html, msg.sender)
+        key += tuple(sorted((email.headers or {}).items()))
+        mould = once_per_round(key, lambda: Mould.of(email, msg.sender))
+        raw = mould.fill(email, msg) if mould is not None else None
+        if raw is not None:
+            return raw
+    return msg.as_bytes()
+
+
+# The values a mould may take in: printable ASCII, no "=" (nothing that could make a MIME
+# boundary or need encoding), as an URL with a token is.
+MOULD_VALUE = re.compile(r"[!-<>-~]*")
+
+
+@dataclass
+class Mould:
+    """A bulk email's MIME message written with its placeholders, once per round."""
+
+    head: bytes  # the top header block, where each email's To, Date and Message-ID go
+    body: bytes
+    boundaries: dict[bytes, int]  # how many times each MIME boundary is in the message
+
+    TO = "recipient@mould.invalid"
+    MESSAGE_ID = "<message@mould.invalid>"
+    DATE = 0.0
+
+    @classmethod
+    def of(cls, email: Email, sender: str) -> Mould | None:
+        """None when a placeholder is not written as itself (say, encoded in a header)."""
+        msg = CalendarMessage(
+            subject=email.subject,
+            sender=sender,
+            recipients=[cls.TO],
+            body=email.text,
+            html=email.html or None,
+            extra_headers=email.headers or None,
+            date=cls.DATE,
+        )
+        msg.msgId = cls.MESSAGE_ID
+        mime = msg._message()
+        raw = mime.as_bytes()
+        head, separator, body = raw.partition(b"\r\n\r\n")
+        if not separator or any(head.count(line) != 1 for line in cls._lines(cls.own()).values()):
+            return None
+        written = [email.text, email.html, *(email.headers or {}).values()]
+        for placeholder in email.fill or {}:
+            if raw.count(placeholder.encode()) != sum(t.count(placeholder) for t in written):
+                return None
+        boundaries = [p.get_boundary() for p in mime.walk() if p.is_multipart()]
+        return cls(head, body, {b.encode(): raw.count(b.encode()) for b in boundaries if b})
+
+    @classmethod
+    def own(cls, msg: CalendarMessage | None = None) -> dict[str, str]:
+        """The headers of one email (``msg``), or of the mould, as Flask-Mail writes them."""
+        if msg is None:
+            return {
+                "To": cls.TO,
+                "Date": formatdate(cls.DATE, localtime=True),
+                "Message-ID": cls.MESSAGE_ID,
+            }
+        return {
+            "To": sanitize_address(msg.recipients[0]),
+            "Date": formatdate(msg.date, localtime=True),
+            "Message-ID": msg.msgId,
+        }
+
+    @staticmethod
+    def _lines(headers: dict[str, str]) -> dict[str, bytes]:
+        return {name: f"\r\n{name}: {value}\r\n".encode() for name, value in headers.items()}
+
+    def fill(self, email: Email, msg: CalendarMessage) -> bytes | None:
+        """The bytes of ``msg``; None if a value is not one a mould may take."""
+        if len(msg.recipients) != 1 or msg.cc or msg.bcc:
+            return None
+        values, own = email.fill or {}, self.own(msg)
+        if not all(MOULD_VALUE.fullmatch(v) for v in [*values.values(), own["To"]]):
+            return None
+        head, lines = self.head, self._lines(own)
+        for name, line in self._lines(self.own()).items():
+            head = head.replace(line, lines[name])
+        raw = head + b"\r\n\r\n" + self.body
+        for placeholder, value in values.items():
+            raw = raw.replace(placeholder.encode(), value.encode())
+        if any(raw.count(b) != n for b, n in self.boundaries.items()):
+            return None
+        return raw
 
 
 def message_id(row: OutboxMessage) -> str:
@@ -432,8 +598,9 @@ class SMTPTransport:
             raise
         return self
 
-    def send(self, msg: Message) -> None:
-        self.host.sendmail(msg.sender, list(msg.send_to), msg.as_bytes())
+    def send(self, msg: Message, raw: bytes | None = None) -> None:
+        """``raw``: the message's bytes when already written (``wire_bytes``)."""
+        self.host.sendmail(msg.sender, list(msg.send_to), raw or msg.as_bytes())
         email_dispatched.send(self.app, message=msg)
 
     def __exit__(self, *exc) -> None:
@@ -454,11 +621,11 @@ class FileTransport:
         self.folder.mkdir(parents=True, exist_ok=True)
         return self
 
-    def send(self, msg: Message) -> None:
+    def send(self, msg: Message, raw: bytes | None = None) -> None:
         number = msg.msgId.strip("<>").split("@")[0]
         path = self.folder / f"{utcnow():%Y%m%d-%H%M%S}-{number}.eml"
         partial = path.with_suffix(".eml.part")
-        partial.write_bytes(msg.as_bytes())
+        partial.write_bytes(raw or msg.as_bytes())
         partial.replace(path)  # whoever watches the folder never sees half an email
         self.app.logger.info("email to %s: %s (%s)", ", ".join(msg.send_to), msg.subject, path)
         email_dispatched.send(self.app, message=msg)
@@ -481,6 +648,19 @@ def mail_backend(app: Flask) -> str:
 # --- delivering --------------------------------------------------------------
 
 
+def _read(ids: list[int]) -> list[OutboxMessage]:
+    """The claimed rows, as copies outside the session: the commits of the round neither
+    expire nor reload them (for a batch held in the session, each commit would cost the
+    whole batch), and an outbox row the caller holds is left as it is."""
+    keys = [attribute.key for attribute in inspect(OutboxMessage).column_attrs]
+    found = db.session.execute(
+        select(*[getattr(OutboxMessage, key) for key in keys])
+        .where(OutboxMessage.id.in_(ids))
+        .order_by(OutboxMessage.id)
+    )
+    return [OutboxMessage(**values) for values in found.mappings()]
+
+
 def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
     """Send up to ``limit`` due messages; failures are queued again with backoff."""
     worker = worker or worker_name()
@@ -489,9 +669,7 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
     report.claimed = len(ids)
     if not ids:
         return report
-    rows = list(
-        db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by("id"))
-    )
+    rows = _read(ids)
     db.session.commit()  # read done: hold no transaction while talking SMTP
     app = current_app._get_current_object()
     connection = transport(app)
@@ -504,26 +682,49 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
             _fail(row, worker, error, now)
             report.failed += 1
         return report
+    this_round = _round.set({})
+    renewed: set[int] = set()  # the rows of the last renewal...
+    mine: set[int] = set()  # ...and those of them still this worker's
+    renewed_at = utcnow()
+    # The record of the message just sent, written and committed with the next one's
+    # reads, before the next one goes: at most one message is sent and not recorded.
+    unsaved: dict[str, Any] | None = None
+
+    def roll_back() -> None:
+        """After a renderer failed: its reads undone, the record before written again."""
+        db.session.rollback()
+        if unsaved is not None:
+            _write(worker=worker, **unsaved)
+
     try:
         for position, row in enumerate(rows):
-            if not _still_mine(row.id, worker):
+            if row.id not in renewed or utcnow() - renewed_at >= CLAIM_FRESH:
+                group = [r.id for r in rows[position : position + RENEW_GROUP]]
+                renewed_at = utcnow()
+                renewed, mine = set(group), _renew(group, worker, renewed_at)
+                unsaved = None  # committed with the renewal
+            if row.id not in mine:
                 continue  # taken over by another worker: it is theirs now
             try:
                 email = render(row)  # as things are now, just before it goes
             except Skip as reason:
-                db.session.rollback()
+                roll_back()
                 _finish(row.id, worker, status=OutboxStatus.SKIPPED, last_error=str(reason))
+                unsaved = None
                 report.skipped += 1
                 continue
             except Exception as error:
-                db.session.rollback()
+                roll_back()
                 log.exception("rendering outbox %s failed", row.id)
                 _fail(row, worker, error, utcnow())
+                unsaved = None
                 report.failed += 1
                 continue
             db.session.commit()  # the reads done: hold no transaction while talking SMTP
+            unsaved = None
             try:
-                connection.send(build_message(row, email))
+                msg = build_message(row, email)
+                connection.send(msg, wire_bytes(email, msg))
             except Exception as error:
                 log.warning("sending outbox %s failed: %s", row.id, error)
                 now = utcnow()
@@ -536,16 +737,19 @@ def deliver(limit: int = 100, worker: str | None = None) -> DeliveryReport:
                     report.failed += _release(rest, worker, now + backoff(row.attempts))
                     break
             else:
-                _finish(
-                    row.id,
-                    worker,
-                    status=OutboxStatus.SENT,
-                    sent_at=utcnow(),
-                    subject=email.subject[:300],  # what went out, for the record
-                    last_error="",
-                )
+                unsaved = {
+                    "row_id": row.id,
+                    "status": OutboxStatus.SENT,
+                    "sent_at": utcnow(),
+                    "subject": email.subject[:300],  # what went out, for the record
+                    "last_error": "",
+                }
+                _write(worker=worker, **unsaved)
                 report.sent += 1
+        if unsaved is not None:
+            db.session.commit()
     finally:
+        _round.reset(this_round)
         connection.__exit__(None, None, None)
     return report
 
