@@ -114,8 +114,11 @@ class CalendarMessage(Message):
                 part.set_param("method", self.ics_method, requote=False)
         # Header lines up to RFC 5322's limit, not 78: an unsubscribe URL cannot be folded,
         # and folding it made the email package encode it (RFC 2047), which mail services
-        # do not read as a link. Flask-Mail encodes and folds subjects and names itself.
+        # do not read as a link. Under that policy the email package encodes the sender's
+        # name itself: given Flask-Mail's encoded form, it would encode it twice.
         msg.policy = msg.policy.clone(max_line_length=998)
+        del msg["From"]
+        msg["From"] = self.sender
         return msg
 
 
