@@ -14,17 +14,19 @@ from calendrier.extensions import db
 from .conftest import make_config
 
 
-def queries_during(work) -> list[str]:
+def queries_during(work, engine=None) -> list[str]:
+    """The statements ``work`` sends through ``engine`` (the current app's by default)."""
+    engine = engine or db.engine
     sent: list[str] = []
 
     def record(_conn, _cursor, statement, *_args):
         sent.append(statement)
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    event.listen(engine, "before_cursor_execute", record)
     try:
         work()
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+        event.remove(engine, "before_cursor_execute", record)
     return sent
 
 

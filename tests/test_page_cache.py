@@ -6,7 +6,6 @@ import re
 import time
 
 import pytest
-from sqlalchemy import event
 
 from calendrier import create_app
 from calendrier.domain import bookings as rules
@@ -57,6 +56,7 @@ def test_a_kept_page_is_asked_again_once_its_seconds_are_over(app, make):
     deadline = time.monotonic() + 30
     while "35 places restantes" not in crowd.get(page, headers=FRENCH).text:
         assert time.monotonic() < deadline, "the kept page never expired"
+        time.sleep(0.05)  # between polls: the wait is on the page, its deadline above
 
 
 @pytest.mark.config(PAGE_CACHE_SECONDS=60)
@@ -133,7 +133,7 @@ def test_an_event_page_is_shared_and_each_visitor_books_with_their_own_form(app,
     ana, bruno = site.test_client(), site.test_client()
     first = ana.get(url, headers=FRENCH).text
     answers = []
-    sent = statements_on(engine, lambda: answers.append(bruno.get(url, headers=FRENCH)))
+    sent = queries_during(lambda: answers.append(bruno.get(url, headers=FRENCH)), engine)
     assert sent == [], sent  # the page Ana's visit made
     second = answers[0].text
     assert answers[0].headers["Cache-Control"] == "no-store"  # for the browser: never kept
@@ -181,17 +181,3 @@ def seats_taken(occurrence_id: int) -> int:
         return rules.seats_taken(occurrence_id)
     finally:
         db.session.rollback()  # no transaction left open for the site to wait on
-
-
-def statements_on(engine, work) -> list[str]:
-    sent: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        work()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return sent
