@@ -65,9 +65,9 @@ sys.path.insert(0, str(HERE))
 from common import DEFAULT_DB, fresh_database  # noqa: E402
 from sqlalchemy import create_engine, make_url, text  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
-from wrk_suite import CACHES, GET_SCRIPT, seed, write_script, wrk  # noqa: E402
+from wrk_suite import GET_SCRIPT, seed, serve, write_script, wrk  # noqa: E402
 
-from tests.servers import app_env, free_port, get  # noqa: E402
+from tests.servers import free_port, get  # noqa: E402
 
 PRETIX_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/pretix_bench"
 PRETIX_REDIS = "redis://127.0.0.1:6379/11"
@@ -420,25 +420,9 @@ debug=off
 
 
 def serve_calendrier(url: str, log: Path) -> tuple[subprocess.Popen, int]:
-    """The README's production command, in production mode (CSRF on, production's caches
-    as wrk_suite.CACHES: validators and pages 5 s, Redis); rate limits off, as every
-    client comes from one address."""
-    port = free_port()
-    env = app_env(
-        url,
-        WTF_CSRF_ENABLED=True,
-        **CACHES,
-        RATELIMIT_ENABLED=False,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": 2, "max_overflow": 2},
-    )
-    env.pop("FLASK_DEBUG", None)
-    command = [sys.executable, "-m", "gunicorn", "--workers", "4"]
-    command += ["--bind", f"127.0.0.1:{port}", "wsgi:app"]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    wait_ready(process, port, "/healthz", log)
-    return process, port
+    """wrk_suite's server (the README's production command, production's caches), in
+    production mode: CSRF on; rate limits off, as every client comes from one address."""
+    return serve(ROOT, url, log, WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False)
 
 
 def calendrier_bookings(url: str, occurrence_id: int) -> int:

@@ -209,13 +209,13 @@ def warm_up(port: int, paths: list[str]) -> None:
             get(port, path, timeout=120)
 
 
-def serve(checkout: Path, url: str, log: Path) -> tuple[subprocess.Popen, int]:
-    """The README's production command, from ``checkout``."""
+def serve(checkout: Path, url: str, log: Path, **config) -> tuple[subprocess.Popen, int]:
+    """The README's production command, from ``checkout`` (``config``: more settings)."""
     port = free_port()
     env = app_env(
         url,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": 2, "max_overflow": 2},
-        **CACHES,
+        **{**CACHES, **config},
     )
     env.pop("FLASK_DEBUG", None)
     command = [sys.executable, "-m", "gunicorn", "--workers", "4"]
