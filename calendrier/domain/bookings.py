@@ -371,15 +371,18 @@ def book(
 def _at_a_glance(occurrence_id: int, request: BookingRequest, now: datetime) -> Occurrence | None:
     """The occurrence, read without a lock, if the rush path may try it; None otherwise.
 
-    Raises ``OccurrenceFull`` when it may and the seats asked are not free and there is no
-    waiting list: the 409 of a full date costs this one read.
+    When the seats asked are not free: None if there is a waiting list (``_take`` decides,
+    under the lock), else ``OccurrenceFull``: the 409 of a full date costs this one read.
     """
     occurrence = db.session.scalar(_with_what_a_booking_reads(occurrence_id))
     if occurrence is None or not _may_take_at_once(occurrence, request, now):
         db.session.rollback()
         return None
-    if request.seats > seats_free(occurrence) and not occurrence.waitlist:
+    if request.seats > seats_free(occurrence):
+        waitlist = occurrence.waitlist  # read before the rollback expires it
         db.session.rollback()
+        if waitlist:
+            return None
         raise OccurrenceFull()
     return occurrence
 
@@ -389,8 +392,8 @@ def _take_while_seats_are_free(
 ) -> Booking | None:
     """The common case of a rush, in one short transaction. None: nothing was written.
 
-    Someone from the public asks for seats on a date that is open and needs no
-    approval (``_at_a_glance`` read it, without a lock). The booking, its email and its
+    Someone from the public asks for seats that were free on a date that is open and needs
+    no approval (``_at_a_glance`` read it, without a lock). The booking, its email and its
     audit entry are written first, side by side with everyone else's, and the seats are
     taken last by one conditional UPDATE (``_take_seats_at_once``): the occurrence's lock
     is held for that statement and the commit. The same email twice, or a repeated
@@ -399,9 +402,6 @@ def _take_while_seats_are_free(
     ``_take`` decides under the lock (the waiting list), as for any booking: the answer
     is the same, only slower.
     """
-    if request.seats > seats_free(occurrence):
-        db.session.rollback()
-        return None  # a waiting list: decided under the lock
     booking = _new_booking(occurrence, request, BookingStatus.CONFIRMED, now)
     db.session.flush()  # every insert before the lock: it is then held for one statement
     if not _take_seats_at_once(occurrence, request.seats):
