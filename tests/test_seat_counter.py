@@ -6,14 +6,14 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import event, text, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from calendrier.domain import bookings as rules
 from calendrier.domain import privacy
 from calendrier.domain.errors import OccurrenceFull
 from calendrier.extensions import db
-from calendrier.models import Booking, Occurrence
+from calendrier.models import AuditEntry, Booking, Occurrence, OutboxMessage
 
 
 def person(n: int, seats: int = 1) -> rules.BookingRequest:
@@ -166,17 +166,39 @@ def statements_of(work) -> list[str]:
     return sent
 
 
-def test_a_booking_in_a_rush_holds_the_lock_for_one_statement_and_the_commit(app, make):
-    occurrence = make.occurrence(capacity=5)
+def test_a_booking_in_a_rush_holds_the_lock_for_one_statement_and_the_commit(
+    app, make, is_postgres
+):
+    oid = make.occurrence(capacity=5).id
     db.session.commit()
-    sent = statements_of(lambda: rules.book(occurrence.id, person(1)))
+    sent = statements_of(lambda: rules.book(oid, person(1)))
     assert not any("FOR UPDATE" in s or "FOR NO KEY UPDATE" in s for s in sent), sent
-    updates = [i for i, s in enumerate(sent) if s.startswith("UPDATE OCCURRENCE")]
+    updates = [i for i, s in enumerate(sent) if "UPDATE OCCURRENCE" in s]
     assert len(updates) == 1
-    # the inserts come first; the seats are taken by the last statement, then the commit
+    # the seats are taken by the last statement, then the commit
     assert sent[updates[0] + 1 :] == ["COMMIT"], sent
     assert "SEATS_TAKEN + " in sent[updates[0]] and "<= OCCURRENCE.CAPACITY" in sent[updates[0]]
-    assert_counts(occurrence.id, 1)
+    if is_postgres:
+        # one read, then the seats, the booking, its email and its audit entry in one
+        # statement whose first part takes the seats: nothing is written if they do not fit
+        assert len(sent) == 3 and sent[0].startswith("SELECT"), sent
+        write = sent[1]
+        assert write.startswith("WITH TAKEN AS (UPDATE OCCURRENCE"), write
+        for table in ("BOOKING", "OUTBOX", "AUDIT_LOG"):
+            assert f"INSERT INTO {table} " in write
+    else:
+        # the inserts come first, side by side with everyone else's
+        inserts = [s.split()[2] for s in sent[: updates[0]] if s.startswith("INSERT")]
+        assert sorted(inserts) == ["AUDIT_LOG", "BOOKING", "OUTBOX"], sent
+    assert_counts(oid, 1)
+    booking = db.session.scalars(select(Booking).where(Booking.occurrence_id == oid)).one()
+    assert booking.status == "confirmed" and booking.email == "p1@example.org"
+    email = db.session.scalars(select(OutboxMessage).where(OutboxMessage.booking_id == booking.id))
+    assert [(m.kind, m.recipient, m.ics_method) for m in email] == [
+        ("confirmed", "p1@example.org", "PUBLISH")
+    ]
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.object_id == booking.id)).one()
+    assert (entry.action, entry.details["reference"]) == ("booking.created", booking.reference)
 
 
 def test_a_full_date_is_a_409_from_one_read(app, make):
@@ -193,7 +215,8 @@ def test_a_full_date_is_a_409_from_one_read(app, make):
 
     sent = statements_of(book_on_a_full_date)
     assert refused == [True]
-    # the date, read without a lock; no count of the address's bookings, no questions
+    # the date, read without a lock (the address's count and the questions' presence are
+    # columns of that read); no write
     reads = [s for s in sent if s.startswith("SELECT")]
     assert len(reads) == 1 and "FROM OCCURRENCE" in reads[0], sent
     assert not any(s.startswith(("INSERT", "UPDATE")) or "FOR UPDATE" in s for s in sent)
@@ -230,3 +253,48 @@ def test_a_full_date_answers_without_waiting_for_its_lock(app, make, is_postgres
         holder.rollback()
         holder.close()
         worker.join(timeout=30)
+
+
+def test_seats_taken_between_the_read_and_the_write_leave_nothing_half_written(
+    app, make, is_postgres
+):
+    if not is_postgres:
+        pytest.skip("SQLite serialises every writer: no booking comes between the two")
+    oid = make.occurrence(capacity=1, waitlist=True).id
+    db.session.commit()
+    other: list[rules.BookingResult] = []
+    started = threading.Event()
+
+    def someone_else(_conn, _cursor, statement, *_args):
+        # the last seat goes to another person after this booking read the date as free
+        if statement.startswith("WITH taken") and not started.is_set():
+            started.set()
+            worker = threading.Thread(target=book_the_last_seat)
+            worker.start()
+            worker.join(timeout=60)
+            assert not worker.is_alive() and other, "the other booking did not finish"
+
+    def book_the_last_seat():
+        with app.app_context():
+            try:
+                other.append(rules.book(oid, person(2)))
+            finally:
+                db.session.remove()
+
+    event.listen(db.engine, "before_cursor_execute", someone_else)
+    try:
+        late = rules.book(oid, person(1))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", someone_else)
+    assert other[0].booking.status == "confirmed"
+    assert late.booking.status == "waitlisted"  # decided again under the lock
+    assert_counts(oid, 1)
+    db.session.expire_all()
+    emails = db.session.execute(
+        select(OutboxMessage.recipient, OutboxMessage.kind).order_by(OutboxMessage.id)
+    ).all()
+    assert emails == [("p2@example.org", "confirmed"), ("p1@example.org", "waitlisted")]
+    entries = db.session.scalars(
+        select(AuditEntry.details).where(AuditEntry.action == "booking.created")
+    ).all()
+    assert sorted(e["status"] for e in entries) == ["confirmed", "waitlisted"]

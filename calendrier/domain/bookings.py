@@ -13,14 +13,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, bindparam, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import (
     ACTIVE_BOOKING_STATUSES,
+    AuditEntry,
     Booking,
     BookingStatus,
     Event,
@@ -32,7 +33,7 @@ from ..models import (
 )
 from ..timeutil import utcnow
 from . import audit, groups, questions
-from .booking_limits import check_confirmations_per_address
+from .booking_limits import check_recent, recent_public_bookings, recent_public_bookings_values
 from .deadlines import cancellation_deadline
 from .errors import (
     BookingClosed,
@@ -44,7 +45,8 @@ from .errors import (
     OccurrenceFull,
     TooManySeats,
 )
-from .notifications import queue_booking_email
+from .notifications import booking_email, queue_booking_email
+from .outbox import mark_written
 from .reminders import drop_reminder
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out by phone
@@ -326,14 +328,18 @@ def book(
         existing = find_by_idempotency_key(request.idempotency_key)
         if existing is not None:
             return BookingResult(existing, created=False)
-    seen = None
+    seen, asks = None, True
     if actor is None and not override_capacity:
-        # A date full at a glance is a 409 from this one read, before anything else is asked.
-        seen = _at_a_glance(occurrence_id, request, now)
-        check_confirmations_per_address(request.email, now)
+        # A date full at a glance is a 409 from this one read, before anything else is asked;
+        # it also counts the address's bookings and tells whether there are questions.
+        glance = _at_a_glance(occurrence_id, request, now)
+        check_recent(glance.recent)
+        seen, asks = glance.occurrence, glance.asks
 
     try:
-        request = _with_checked_answers(occurrence_id, request, by_organiser=actor is not None)
+        request = _with_checked_answers(
+            occurrence_id, request, by_organiser=actor is not None, asks=asks
+        )
         if seen is not None:
             booking = _take_while_seats_are_free(seen, request, now)
             if booking is not None:
@@ -368,23 +374,81 @@ def book(
     return BookingResult(booking, created=created)
 
 
-def _at_a_glance(occurrence_id: int, request: BookingRequest, now: datetime) -> Occurrence | None:
-    """The occurrence, read without a lock, if the rush path may try it; None otherwise.
+_GLANCE = None
 
-    When the seats asked are not free: None if there is a waiting list (``_take`` decides,
-    under the lock), else ``OccurrenceFull``: the 409 of a full date costs this one read.
+
+def _glance():
+    """The read of ``_at_a_glance``, built once: what the rush path reads of a date and its
+    event (its rules, the email's snapshot, the audit entry), and nothing else (the widest
+    rows, texts, the venue and the picture, cost most to read and turn into objects), the
+    address's count of bookings, and whether the event asks questions."""
+    global _GLANCE
+    if _GLANCE is None:
+        _GLANCE = (
+            select(Occurrence)
+            .where(Occurrence.id == bindparam("occurrence_id", type_=Integer))
+            .options(*_GLANCED)
+            .add_columns(
+                recent_public_bookings().scalar_subquery(),
+                questions.any_asked(Occurrence.event_id),
+            )
+        )
+    return _GLANCE
+
+
+_GLANCED = (
+    load_only(
+        Occurrence.event_id,
+        Occurrence.venue_id,
+        Occurrence.starts_at,
+        Occurrence.ends_at,
+        Occurrence.status,
+        Occurrence.capacity,
+        Occurrence.seats_taken,
+        Occurrence.waitlist,
+        Occurrence.requires_approval,
+        Occurrence.max_seats_per_booking,
+        Occurrence.booking_opens_at,
+        Occurrence.booking_closes_at,
+        Occurrence.wheelchair_spaces,
+        Occurrence.wheelchair_release_hours,
+    ),
+    joinedload(Occurrence.event, innerjoin=True)
+    .load_only(Event.status, Event.organisation_id)
+    .lazyload(Event.image),
+)
+
+
+@dataclass(frozen=True)
+class _Glance:
+    occurrence: Occurrence | None  # read without a lock, if the rush path may try it
+    recent: int  # the address's public bookings in the last hour (booking_limits)
+    asks: bool  # the event asks registration questions
+
+
+def _at_a_glance(occurrence_id: int, request: BookingRequest, now: datetime) -> _Glance:
+    """What a public booking reads first, in one query.
+
+    When the seats asked are not free: no occurrence if there is a waiting list (``_take``
+    decides, under the lock), else ``OccurrenceFull``: the 409 of a full date costs this
+    one read.
     """
-    occurrence = db.session.scalar(_with_what_a_booking_reads(occurrence_id))
-    if occurrence is None or not _may_take_at_once(occurrence, request, now):
+    values = recent_public_bookings_values(request.email, now)
+    row = db.session.execute(_glance(), {"occurrence_id": occurrence_id, **values}).first()
+    if row is None:
         db.session.rollback()
-        return None
+        raise NotFound(occurrence_id)
+    occurrence, recent, asks = row
+    if not _may_take_at_once(occurrence, request, now):
+        db.session.rollback()
+        return _Glance(None, recent, asks)
     if request.seats > seats_free(occurrence):
         waitlist = occurrence.waitlist  # read before the rollback expires it
         db.session.rollback()
         if waitlist:
-            return None
+            return _Glance(None, recent, asks)
         raise OccurrenceFull()
-    return occurrence
+    return _Glance(occurrence, recent, asks)
 
 
 def _take_while_seats_are_free(
@@ -402,6 +466,8 @@ def _take_while_seats_are_free(
     ``_take`` decides under the lock (the waiting list), as for any booking: the answer
     is the same, only slower.
     """
+    if not request.checked_answers and db.session.get_bind().dialect.name == "postgresql":
+        return _book_in_one_statement(occurrence, request, now)
     booking = _new_booking(occurrence, request, BookingStatus.CONFIRMED, now)
     db.session.flush()  # every insert before the lock: it is then held for one statement
     if not _take_seats_at_once(occurrence, request.seats):
@@ -409,6 +475,120 @@ def _take_while_seats_are_free(
         return None
     _commit_keeping_loaded()
     return booking
+
+
+def _book_in_one_statement(
+    occurrence: Occurrence, request: BookingRequest, now: datetime
+) -> Booking | None:
+    """``_take_while_seats_are_free`` on PostgreSQL, for a booking without answers.
+
+    The seats, the booking, its email and its audit entry are written by one statement
+    (``_ONE_STATEMENT``), then committed: two round trips. The rows are those
+    ``_new_booking`` writes, from the same functions.
+    """
+    booking = Booking(**_booking_fields(occurrence, request, BookingStatus.CONFIRMED, now))
+    set_committed_value(booking, "occurrence", occurrence)
+    email = booking_email(booking, str(booking.status))
+    entry = audit.entry_fields(
+        None, "booking.created", booking, **_about(None, booking, _creation(booking, False))
+    )
+    values = {
+        "occurrence_id": occurrence.id,
+        "seats": booking.seats,
+        "updated_at": now,
+        **_row_values(Booking.__table__, "b_", _columns_of(booking), "occurrence_id"),
+        **_row_values(OutboxMessage.__table__, "m_", email, "booking_id"),
+        **_row_values(AuditEntry.__table__, "a_", entry, "object_id"),
+    }
+    row = db.session.execute(_one_statement(), values).first()
+    if row is None:  # the seats no longer fit (or the date was cancelled): nothing written
+        db.session.rollback()
+        return None
+    booking.id = row.id
+    make_transient_to_detached(booking)  # as if read back: the door needs no query
+    db.session.add(booking)
+    set_committed_value(booking, "occurrence", occurrence)
+    set_committed_value(occurrence, "seats_taken", row.seats_taken)
+    mark_written()
+    _commit_keeping_loaded()
+    return booking
+
+
+_ONE_STATEMENT = None
+
+
+def _insert_from(table, prefix: str, key: str, source, returning: bool = True):
+    """``INSERT INTO table SELECT :prefix_column..., source.id FROM source`` as a CTE.
+
+    Every column but the id is a parameter named ``prefix`` + its name (``_row_values``
+    gives them, defaults included: a CTE's are not filled in by SQLAlchemy), but ``key``,
+    which is ``source``'s id.
+    """
+    columns = [c for c in table.c if c.key != "id"]
+    selected = select(
+        *(
+            source.c.id if c.key == key else bindparam(f"{prefix}{c.key}", type_=c.type)
+            for c in columns
+        )
+    )
+    statement = insert(table).from_select([c.key for c in columns], selected)
+    if returning:
+        statement = statement.returning(table.c.id)
+    return statement.cte(f"{table.name}_written")
+
+
+def _row_values(table, prefix: str, values: dict, key: str) -> dict:
+    """The parameters ``_insert_from`` names, from a row's ``values`` and its defaults."""
+    out = {}
+    for column in table.c:
+        if column.key in ("id", key):
+            continue
+        if column.key in values:
+            value = values[column.key]
+        elif column.default is not None and column.default.is_scalar:
+            value = column.default.arg
+        elif column.default is not None and column.default.is_callable:
+            value = column.default.arg(None)
+        else:
+            value = None
+        out[f"{prefix}{column.key}"] = value
+    return out
+
+
+def _one_statement():
+    """``WITH taken AS (UPDATE occurrence ... RETURNING), b AS (INSERT booking ...), ...``.
+
+    The conditional UPDATE of ``_take_seats_at_once`` comes first, and each INSERT selects
+    from the one before it, so that nothing is written when the seats do not fit. Built
+    once, with its values as parameters (``b_``: the booking, ``m_``: its email, ``a_``:
+    its audit entry).
+    """
+    global _ONE_STATEMENT
+    if _ONE_STATEMENT is not None:
+        return _ONE_STATEMENT
+    dates = Occurrence.__table__
+    seats = bindparam("seats", type_=Integer)
+    taken = (
+        update(dates)
+        .where(
+            dates.c.id == bindparam("occurrence_id", type_=Integer),
+            dates.c.status == OccurrenceStatus.SCHEDULED,
+            dates.c.seats_taken + seats <= dates.c.capacity,
+        )
+        .values(seats_taken=dates.c.seats_taken + seats, updated_at=bindparam("updated_at"))
+        .returning(dates.c.id, dates.c.seats_taken)
+        .cte("taken")
+    )
+    written = _insert_from(Booking.__table__, "b_", "occurrence_id", taken)
+    _ONE_STATEMENT = (
+        select(written.c.id, taken.c.seats_taken)
+        .select_from(written.join(taken, true()))
+        .add_cte(
+            _insert_from(OutboxMessage.__table__, "m_", "booking_id", written, returning=False),
+            _insert_from(AuditEntry.__table__, "a_", "object_id", written, returning=False),
+        )
+    )
+    return _ONE_STATEMENT
 
 
 def _may_take_at_once(occurrence: Occurrence, request: BookingRequest, now: datetime) -> bool:
@@ -502,46 +682,72 @@ def _new_booking(
     override_capacity: bool = False,
 ) -> Booking:
     """Write the booking, its email and its audit entry (the caller commits)."""
-    booking = Booking(
-        occurrence=occurrence,
-        reference=new_reference(),
-        token=new_token(),
-        name=request.name.strip(),
-        email=normalise_email(request.email),
-        phone=(request.phone or "").strip(),
-        seats=request.seats,
-        status=status,
-        locale=request.locale if request.locale in ("fr", "en") else "fr",
-        source=request.source,
-        idempotency_key=request.idempotency_key or None,
-        consent_at=now if request.consent else None,
-        confirmed_at=now if status == BookingStatus.CONFIRMED else None,
-        created_at=now,
-    )
+    booking = Booking(**_booking_fields(occurrence, request, status, now))
+    booking.occurrence = occurrence
     db.session.add(booking)
     _write_extras(booking, request)
     db.session.flush()
     queue_booking_email(booking, str(status))
-    _audit(
-        actor,
-        "booking.created",
-        booking,
-        status=status,
-        seats=booking.seats,
-        source=booking.source,
-        override_capacity=override_capacity,
-    )
+    _audit(actor, "booking.created", booking, **_creation(booking, override_capacity))
     return booking
 
 
+def _booking_fields(
+    occurrence: Occurrence, request: BookingRequest, status: BookingStatus, now: datetime
+) -> dict:
+    """Every column of a new booking but its id; ``_write_extras`` adds a group's."""
+    return {
+        "occurrence_id": occurrence.id,
+        "reference": new_reference(),
+        "token": new_token(),
+        "name": request.name.strip(),
+        "email": normalise_email(request.email),
+        "phone": (request.phone or "").strip(),
+        "seats": request.seats,
+        "status": status,
+        "locale": request.locale if request.locale in ("fr", "en") else "fr",
+        "source": request.source,
+        "idempotency_key": request.idempotency_key or None,
+        "note": "",
+        "consent_at": now if request.consent else None,
+        "created_at": now,
+        "updated_at": now,
+        "confirmed_at": now if status == BookingStatus.CONFIRMED else None,
+        "cancelled_at": None,
+        "checked_in_at": None,
+        "anonymised_at": None,
+        "wheelchair": bool(request.wheelchair),
+        "group_name": None,
+        "group_type": None,
+        "group_children": None,
+        "group_adults": None,
+    }
+
+
+def _columns_of(booking: Booking) -> dict:
+    """A new booking's columns as given to its constructor (all but the id)."""
+    return {c.key: getattr(booking, c.key) for c in Booking.__table__.c if c.key != "id"}
+
+
+def _creation(booking: Booking, override_capacity: bool) -> dict:
+    """The details of a booking's ``booking.created`` audit entry."""
+    return {
+        "status": booking.status,
+        "seats": booking.seats,
+        "source": booking.source,
+        "override_capacity": override_capacity,
+    }
+
+
 def _with_checked_answers(
-    occurrence_id: int, request: BookingRequest, *, by_organiser: bool
+    occurrence_id: int, request: BookingRequest, *, by_organiser: bool, asks: bool = True
 ) -> BookingRequest:
     """The registration answers checked before anything is written (``questions.py``).
 
-    A group's seats are its children and adults, whatever ``seats`` said.
+    A group's seats are its children and adults, whatever ``seats`` said. ``asks=False``:
+    the event is known to ask none, so they are not read.
     """
-    asked = questions.occurrence_questions(occurrence_id)
+    asked = questions.occurrence_questions(occurrence_id) if asks else []
     checked = questions.check_answers(asked, request.answers, require=not by_organiser)
     seats = request.group.seats if request.group is not None else request.seats
     return replace(request, checked_answers=checked, seats=seats)
@@ -592,12 +798,17 @@ def _change_booking(booking_id: int) -> Iterator[tuple[Booking, Occurrence]]:
 
 
 def _audit(actor: User | None, action: str, obj: Booking | Occurrence, **details) -> None:
+    audit.record(actor, action, obj, **_about(actor, obj, details))
+
+
+def _about(actor: User | None, obj: Booking | Occurrence, details: dict) -> dict:
+    """An audit entry's organisation and details: who acted, and which booking."""
     occurrence = obj.occurrence if isinstance(obj, Booking) else obj
     details.setdefault("by", "organiser" if actor is not None else "attendee")
     if isinstance(obj, Booking):
         details.setdefault("reference", obj.reference)
         details.setdefault("occurrence_id", occurrence.id)
-    audit.record(actor, action, obj, organisation_id=occurrence.event.organisation_id, **details)
+    return {"organisation_id": occurrence.event.organisation_id, **details}
 
 
 def _end(booking: Booking, status: BookingStatus, now: datetime) -> None:

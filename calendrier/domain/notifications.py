@@ -186,7 +186,14 @@ def queue_booking_email(
     worker sends it); the calendar file it will carry is decided now, from the booking's
     state. ``message``: the organiser's words, stated as written.
     """
-    return outbox.queue(
+    return outbox.queue(**booking_email(booking, kind, message=message, dedup_key=dedup_key))
+
+
+def booking_email(
+    booking: Booking, kind: str, *, message: str = "", dedup_key: str | None = None
+) -> dict:
+    """The outbox row of ``queue_booking_email`` (``outbox.intent``)."""
+    return outbox.intent(
         kind,
         booking.email,
         booking_id=booking.id,

@@ -191,7 +191,18 @@ def renders(*kinds: str, bulk: bool = False) -> Callable[[Renderer], Renderer]:
     return register
 
 
-def queue(
+def queue(kind: str, recipient: str, **fields: Any) -> OutboxMessage:
+    """Write the intent of an email in the caller's transaction (the caller commits).
+
+    Takes what ``intent`` takes.
+    """
+    row = OutboxMessage(**intent(kind, recipient, **fields))
+    db.session.add(row)
+    mark_written()
+    return row
+
+
+def intent(
     kind: str,
     recipient: str,
     *,
@@ -200,25 +211,23 @@ def queue(
     snapshot: dict[str, Any] | None = None,
     ics_method: str | None = None,
     dedup_key: str | None = None,
-) -> OutboxMessage:
-    """Write the intent of an email in the caller's transaction (the caller commits).
+) -> dict[str, Any]:
+    """The columns of ``queue``'s row (a statement that writes it itself takes these and
+    calls ``mark_written``).
 
     ``ics_method``: the calendar file it will carry (``PUBLISH``, ``CANCEL``), decided by
     the change itself. ``dedup_key`` (unique) makes "once" a database guarantee, e.g.
     ``reminder:<id>``.
     """
-    row = OutboxMessage(
-        kind=kind,
-        booking_id=booking_id,
-        recipient=recipient,
-        locale=locale,
-        snapshot=snapshot or {},
-        ics_method=ics_method,
-        dedup_key=dedup_key,
-    )
-    db.session.add(row)
-    mark_written()
-    return row
+    return {
+        "kind": kind,
+        "booking_id": booking_id,
+        "recipient": recipient,
+        "locale": locale,
+        "snapshot": snapshot or {},
+        "ics_method": ics_method,
+        "dedup_key": dedup_key,
+    }
 
 
 def queued_keys(keys: list[str]) -> set[str]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Exists, func, select
 
 from ..extensions import db
 from ..models import Answer, Booking, Event, Occurrence, Question, QuestionType, User
@@ -72,6 +72,13 @@ def occurrence_questions(occurrence_id: int) -> list[Question]:
             .order_by(Question.position, Question.id)
         )
     )
+
+
+def any_asked(event_id) -> Exists:
+    """Whether the event ``event_id`` (a column, e.g. ``Occurrence.event_id``) asks any."""
+    return (
+        select(Question.id).where(Question.event_id == event_id, Question.deleted_at.is_(None))
+    ).exists()
 
 
 def _values(data: Mapping[str, Any], question: Question | None) -> dict[str, Any]:
