@@ -44,9 +44,17 @@ def test_a_poll_within_seconds_is_a_304_without_a_query(client, make):
     assert answers[0].status_code == 304
     assert answers[0].headers["ETag"] == etag
     assert sent == []
-    # another ETag, or no condition at all: the feed itself, as before
-    assert client.get(f"/events/{slug}.ics", headers={"If-None-Match": '"x"'}).status_code == 200
-    assert client.get(f"/events/{slug}.ics").status_code == 200
+    # another ETag, or no condition at all: the feed itself, its bytes kept under its ETag,
+    # still without a query
+    for headers in ({"If-None-Match": '"x"'}, {}):
+        answers.clear()
+        sent = queries_during(
+            lambda h=headers: answers.append(client.get(f"/events/{slug}.ics", headers=h))
+        )
+        assert answers[0].status_code == 200 and answers[0].data == first.data
+        assert answers[0].headers["ETag"] == etag
+        assert answers[0].headers["Content-Disposition"] == f'inline; filename="{slug}.ics"'
+        assert sent == []
     # the language is part of the URL, so of what is remembered
     english = client.get(f"/events/{slug}.ics?lang=en", headers={"If-None-Match": etag})
     assert english.status_code == 200

@@ -40,7 +40,7 @@ def serve_feed(scope: calendars.FeedScope, members, name: str, filename: str) ->
     source = f"{config['PUBLIC_URL']}{request.path}" + (f"?{query}" if query else "")
     key = (source, language, config["PUBLIC_URL"], config["TIMEZONE"], name)
     state = calendars.feed_state(scope, members, key)
-    _remember_validators(state)
+    _remember_validators(state, filename)
     headers = _validator_headers(state)
     if _not_modified(state):
         return Response(status=304, headers=headers)
@@ -55,6 +55,10 @@ def serve_feed(scope: calendars.FeedScope, members, name: str, filename: str) ->
                 timezone=config["TIMEZONE"],
             )
         _keep_body(state, body)
+    return _feed_response(body, headers, filename)
+
+
+def _feed_response(body: bytes, headers: dict[str, str], filename: str) -> Response:
     headers["Content-Disposition"] = f'inline; filename="{filename}.ics"'
     return Response(body, headers=headers, content_type="text/calendar; charset=utf-8")
 
@@ -86,37 +90,39 @@ def _validator_headers(state: calendars.FeedState) -> dict[str, str]:
 # A subscribed calendar asks again every few minutes, with the ETag it holds. The validators
 # of each feed URL are kept FEED_VALIDATORS_SECONDS (default 5) in the cache: a poll within
 # that time is answered at the cost of /healthz, and a change shows at most that late (the
-# answer itself says max-age=300). Feeds show no places left.
+# answer itself says max-age=300). Feeds show no places left. A request without the current
+# ETag within that time gets the bytes kept under it (_kept_body), without a query either.
 
 
 def _validators_key() -> str:
     return "feed:" + request.full_path
 
 
-def _remember_validators(state: calendars.FeedState) -> None:
+def _remember_validators(state: calendars.FeedState, filename: str) -> None:
     seconds = float(current_app.config["FEED_VALIDATORS_SECONDS"])
     if seconds > 0:
         modified = state.last_modified.timestamp() if state.last_modified else None
-        cache.put(_validators_key(), [state.etag, modified], seconds)
+        cache.put(_validators_key(), [state.etag, modified, filename], seconds)
 
 
 @bp.before_request
-def answer_polls_from_the_cache():
-    if request.method != "GET" or not (request.if_none_match or request.if_modified_since):
-        return None
-    if float(current_app.config["FEED_VALIDATORS_SECONDS"]) <= 0:
+def answer_from_the_cache():
+    """A 304, or the feed's kept bytes, when this URL was answered in the last few seconds."""
+    if request.method != "GET" or float(current_app.config["FEED_VALIDATORS_SECONDS"]) <= 0:
         return None
     known = cache.get(_validators_key())
-    if known is None:
+    if known is None or len(known) != 3:
         return None
-    etag, modified = known
+    etag, modified, filename = known
     state = calendars.FeedState(
         etag=etag,
         last_modified=datetime.fromtimestamp(modified, UTC) if modified is not None else None,
     )
-    if _not_modified(state):
-        return Response(status=304, headers=_validator_headers(state))
-    return None
+    headers = _validator_headers(state)
+    if (request.if_none_match or request.if_modified_since) and _not_modified(state):
+        return Response(status=304, headers=headers)
+    body = _kept_body(state)
+    return None if body is None else _feed_response(body, headers, filename)
 
 
 def _not_modified(state: calendars.FeedState) -> bool:
