@@ -48,6 +48,12 @@ class MemoryCache:
                     self._items.clear()
             self._items[key] = (now + ttl, value)
 
+    # Large values (pages, feeds): kept as they are, (meta, body) as given.
+    get_large = get
+
+    def set_large(self, key: str, meta: Any, body: bytes, ttl: float) -> None:
+        self.set(key, (meta, body), ttl)
+
 
 class RedisCache:
     """Shared by every process; values as JSON; any Redis error is a miss."""
@@ -66,8 +72,28 @@ class RedisCache:
         return None if raw is None else json.loads(raw)
 
     def set(self, key: str, value: Any, ttl: float) -> None:
+        self._set(key, json.dumps(value).encode(), ttl)
+
+    # Large values (pages, feeds): their meta as JSON, a NUL (which JSON never holds
+    # unescaped), then the body's bytes as they are: no escaping of a feed's megabyte.
+
+    def get_large(self, key: str) -> tuple[Any, bytes] | None:
         try:
-            self._client.set(PREFIX + key, json.dumps(value), px=max(1, int(ttl * 1000)))
+            raw = self._client.get(PREFIX + key)
+        except Exception as error:
+            log.warning("cache unavailable: %s", error)
+            return None
+        if raw is None:
+            return None
+        meta, _, body = raw.partition(b"\0")
+        return json.loads(meta), body
+
+    def set_large(self, key: str, meta: Any, body: bytes, ttl: float) -> None:
+        self._set(key, json.dumps(meta).encode() + b"\0" + body, ttl)
+
+    def _set(self, key: str, raw: bytes, ttl: float) -> None:
+        try:
+            self._client.set(PREFIX + key, raw, px=max(1, int(ttl * 1000)))
         except Exception as error:
             log.warning("cache unavailable: %s", error)
 
@@ -99,13 +125,15 @@ PAGES_IN_MEMORY = 256
 LONGEST_QUERY = 512  # longer query strings are nobody's shared page: not kept
 
 
-def get_large(key: str) -> Any:
-    """From the store for large values (pages, feeds): the shared one, or a small one."""
-    return current_app.extensions["calendrier_pages"].get(key)
+def get_large(key: str) -> tuple[Any, bytes] | None:
+    """``(meta, body)`` from the store for large values (pages, feeds): the shared one, or a
+    small one."""
+    return current_app.extensions["calendrier_pages"].get_large(key)
 
 
-def put_large(key: str, value: Any, ttl: float) -> None:
-    current_app.extensions["calendrier_pages"].set(key, value, ttl)
+def put_large(key: str, meta: Any, body: bytes, ttl: float) -> None:
+    """Keep ``body`` (bytes) and ``meta`` (anything JSON holds) under ``key``."""
+    current_app.extensions["calendrier_pages"].set_large(key, meta, body, ttl)
 
 
 def shared_page(view: Callable) -> Callable:
@@ -134,10 +162,10 @@ def kept_page(refill: Callable[[], dict[str, str]] | None = None):
     kept = get_large(_page_key())
     if kept is None:
         return None
-    body = kept["body"]
+    headers, body = kept
     for marker, value in (refill() if refill else {}).items():
-        body = body.replace(marker, value)
-    return current_app.response_class(body, headers=kept["headers"])
+        body = body.replace(marker.encode(), value.encode())
+    return current_app.response_class(body, headers=headers)
 
 
 def keep_page(response, holes: dict[str, str] | None = None, session_keys=frozenset()) -> None:
@@ -149,12 +177,12 @@ def keep_page(response, holes: dict[str, str] | None = None, session_keys=frozen
     """
     if not _may_share() or not _shareable(response, session_keys):
         return
-    body = response.get_data(as_text=True)
+    body = response.get_data()
     for value, marker in (holes or {}).items():
-        body = body.replace(value, marker)
+        body = body.replace(value.encode(), marker.encode())
     headers = [(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"]
     seconds = float(current_app.config["PAGE_CACHE_SECONDS"])
-    put_large(_page_key(), {"body": body, "headers": headers}, seconds)
+    put_large(_page_key(), headers, body, seconds)
 
 
 def _may_share() -> bool:

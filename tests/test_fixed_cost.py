@@ -87,9 +87,16 @@ def test_app_servers_share_the_cache_through_redis(app_config, database_uri, tmp
     key = f"test:{tmp_path.name}"
     with one.app_context():
         cache.put(key, ["etag", 12.0], 30)
+        # a page or a feed: its bytes as they are (a NUL too), beside what JSON holds
+        cache.put_large(key + ":page", [["ETag", '"x"']], b"BEGIN:VCALENDAR\r\n\0\xc3\xa9", 30)
     with two.app_context():
         assert cache.get(key) == ["etag", 12.0]
         assert cache.get(key + ":other") is None
+        assert cache.get_large(key + ":page") == (
+            [["ETag", '"x"']],
+            b"BEGIN:VCALENDAR\r\n\0\xc3\xa9",
+        )
+        assert cache.get_large(key + ":other") is None
 
 
 def test_a_cache_that_is_down_is_a_miss(app_config, database_uri, tmp_path):
@@ -98,6 +105,8 @@ def test_a_cache_that_is_down_is_a_miss(app_config, database_uri, tmp_path):
     with app.app_context():
         cache.put("k", 1, 5)
         assert cache.get("k") is None
+        cache.put_large("p", None, b"page", 5)
+        assert cache.get_large("p") is None
 
 
 def test_list_pages_show_places_left_from_the_counter(client, make):

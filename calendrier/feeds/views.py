@@ -71,12 +71,12 @@ LARGEST_KEPT_BODY = 2 * 1024 * 1024  # the whole agenda's feed is built each tim
 
 def _kept_body(state: calendars.FeedState) -> bytes | None:
     kept = cache.get_large(f"feed-body:{state.etag}")
-    return kept.encode() if kept is not None else None
+    return kept[1] if kept is not None else None
 
 
 def _keep_body(state: calendars.FeedState, body: bytes) -> None:
     if len(body) <= LARGEST_KEPT_BODY:
-        cache.put_large(f"feed-body:{state.etag}", body.decode(), BODY_SECONDS)
+        cache.put_large(f"feed-body:{state.etag}", None, body, BODY_SECONDS)
 
 
 def _validator_headers(state: calendars.FeedState) -> dict[str, str]:
