@@ -294,7 +294,6 @@ def event_detail(slug: str):
     event = get_public_event(slug)
     now = utcnow()
     visible = [o for o in event.occurrences if o.ends_at > now - timedelta(days=1)]
-    trainings.preload_sittings(visible)  # the page lists them: one query for all
     rows = listing.with_availability(visible)
     asked = questions.event_questions(event.id)
     form = extras.booking_form(BookingForm, asked, visible)
@@ -389,6 +388,7 @@ def _fresh_form_tokens() -> dict[str, str]:
 
 
 def _event_page(event: Event, rows, form: BookingForm, status: int, asked):
+    trainings.preload_sittings([o for o, _ in rows])  # the page lists them: one query for all
     programme = None
     if event.kind == EventKind.FESTIVAL or event.children:
         programme = listing.by_day(listing.with_availability(listing.festival_programme(event)))
