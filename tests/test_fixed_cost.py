@@ -133,3 +133,25 @@ def test_a_feed_is_built_once_for_its_etag_and_again_when_it_changes(client, mak
     changed = client.get(f"/events/{slug}.ics")
     assert changed.headers["ETag"] != first.headers["ETag"]
     assert changed.data.count(b"BEGIN:VEVENT") == 2
+
+
+@pytest.mark.skipif(not redis_is_up(), reason="no Redis on 127.0.0.1:6379")
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_a_large_feed_is_kept_only_in_the_shared_store(store, app, make, tmp_path, monkeypatch):
+    from calendrier.feeds import views as feeds
+
+    # a process's own store keeps up to LARGEST_KEPT_BODY, the shared one more
+    monkeypatch.setattr(feeds, "LARGEST_KEPT_BODY", 100)
+    if store == "redis":
+        app.config["CACHE_REDIS_URL"] = "redis://127.0.0.1:6379/15"
+        cache.init_app(app)
+    app.config["PUBLIC_URL"] = f"https://{tmp_path.name}.example.org"  # its own ETags
+    slug = make.occurrence().event.slug
+    client = app.test_client()
+    first = client.get(f"/events/{slug}.ics")
+    assert len(first.data) > 100
+    answers = []
+    sent = queries_during(lambda: answers.append(client.get(f"/events/{slug}.ics")))
+    assert answers[0].data == first.data
+    dates_read = any("occurrence.capacity" in q for q in sent)
+    assert dates_read == (store == "memory"), sent

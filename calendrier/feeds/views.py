@@ -66,7 +66,11 @@ def _feed_response(body: bytes, headers: dict[str, str], filename: str) -> Respo
 # A feed's bytes are a function of its ETag (calendars.feed_state): kept under it, they are
 # never out of date, and a poll without a validator costs the one indexed read too.
 BODY_SECONDS = 300
-LARGEST_KEPT_BODY = 2 * 1024 * 1024  # the whole agenda's feed is built each time
+# Up to 2 MB in a process's own store (it holds a few hundred values); up to 32 MB in the
+# shared one (Redis), which is where the whole agenda's feed (about 7 MB for 10,000 dates)
+# is kept: a calendar that polls without a validator no longer has it built each time.
+LARGEST_KEPT_BODY = 2 * 1024 * 1024
+LARGEST_SHARED_BODY = 32 * 1024 * 1024
 
 
 def _kept_body(state: calendars.FeedState) -> bytes | None:
@@ -75,7 +79,8 @@ def _kept_body(state: calendars.FeedState) -> bytes | None:
 
 
 def _keep_body(state: calendars.FeedState, body: bytes) -> None:
-    if len(body) <= LARGEST_KEPT_BODY:
+    shared = bool(current_app.config.get("CACHE_REDIS_URL"))
+    if len(body) <= (LARGEST_SHARED_BODY if shared else LARGEST_KEPT_BODY):
         cache.put_large(f"feed-body:{state.etag}", None, body, BODY_SECONDS)
 
 
