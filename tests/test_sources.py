@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, func, make_url, select, text
 
 from calendrier.domain import calendars, catalogue, sources
 from calendrier.extensions import db
-from calendrier.models import Event, Occurrence, Source, Venue
+from calendrier.models import Booking, Event, Occurrence, Source, Venue
 from calendrier.timeutil import utcnow
 
 from .conftest import PG_URL
@@ -677,3 +677,18 @@ def test_any_other_calendar_keeps_its_events_as_they_are(app, runner, make, feed
     feed.etag = '"v3"'
     runner.invoke(args=["sources", "sync"])
     assert _state() == stamps
+
+
+def test_a_followed_date_is_never_booked_here(client, make):
+    # its seats are the source's: the API says so and refuses, as the page shows no form
+    occurrence = make.occurrence()
+    occurrence.event.source_url = "https://other.example.org/calendar.ics"
+    db.session.commit()
+    shown = client.get(f"/api/v1/occurrences/{occurrence.id}").get_json()
+    assert shown["booking_open"] is False
+    answer = client.post(
+        f"/api/v1/occurrences/{occurrence.id}/bookings",
+        json={"name": "Ana", "email": "ana@example.org", "seats": 1, "consent": True},
+    )
+    assert answer.status_code == 409 and answer.get_json()["error"] == "closed"
+    assert db.session.scalar(select(func.count(Booking.id))) == 0

@@ -128,6 +128,7 @@ def is_booking_open(occurrence: Occurrence, now: datetime | None = None) -> bool
     return (
         occurrence.status == OccurrenceStatus.SCHEDULED
         and occurrence.event.status == EventStatus.PUBLISHED
+        and not occurrence.event.source_url  # a followed event is booked at its source
         and (opens is None or opens <= now)
         and now < closes
     )
@@ -414,7 +415,7 @@ _GLANCED = (
         Occurrence.wheelchair_release_hours,
     ),
     joinedload(Occurrence.event, innerjoin=True)
-    .load_only(Event.status, Event.organisation_id)
+    .load_only(Event.status, Event.organisation_id, Event.source_url)
     .lazyload(Event.image),
 )
 
@@ -1191,11 +1192,21 @@ class Availability:
 def availability(
     occurrence: Occurrence, taken: int, now: datetime | None = None, held: int = 0
 ) -> Availability:
-    """``held``: wheelchair places not yet taken (``held_left``), apart."""
-    now = now or utcnow()
+    """``held``: wheelchair places not yet taken (``held_left``), apart.
+
+    A followed event's date (``sources.py``) shows its state but is booked at its source,
+    never here.
+    """
+    seen = _seen(occurrence, taken, now or utcnow(), held)
+    if occurrence.event.source_url and seen.booking_open:
+        return replace(seen, booking_open=False)
+    return seen
+
+
+def _seen(occurrence: Occurrence, taken: int, now: datetime, held: int) -> Availability:
     held = min(held, max(occurrence.capacity - taken, 0))
     if held:
-        seen = availability(occurrence, taken + held, now)
+        seen = _seen(occurrence, taken + held, now, 0)
         if seen.state == "full":  # full for everyone else; a wheelchair user may still book
             seen = replace(seen, state="last_places", booking_open=True)
         return replace(seen, wheelchair_left=held)
