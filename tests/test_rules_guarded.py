@@ -215,3 +215,19 @@ def test_the_link_goes_out_again_at_most_once_an_hour_even_across_a_clock_hour(m
     with clock_set_to(before_the_hour + timedelta(minutes=61)):
         assert rules.resend_booking_link(booking.id) is True
     assert emails_to("ana@example.org").count("existing") == 2
+
+
+def test_a_held_place_released_by_the_clock_goes_to_the_waiting_list_before_a_newcomer(make):
+    occurrence = make.occurrence(
+        capacity=3, waitlist=True, wheelchair_spaces=1, wheelchair_release_hours=24
+    )
+    first = book(occurrence, "first@example.org", seats=2)
+    waiting = book(occurrence, "waiting@example.org")  # the third place is held
+    assert (status_of(first), status_of(waiting)) == ("confirmed", "waitlisted")
+    # the held place is released by the clock: no rule runs then, nobody is promoted
+    released = rules.release_at(occurrence) + timedelta(minutes=1)
+    request = rules.BookingRequest(name="Noé Petit", email="newcomer@example.org", seats=1)
+    newcomer = rules.book(occurrence.id, request, now=released).booking
+    assert status_of(waiting) == BookingStatus.CONFIRMED
+    assert status_of(newcomer) == BookingStatus.WAITLISTED
+    assert emails_to("waiting@example.org")[-1] == "promoted"

@@ -755,8 +755,17 @@ def _with_checked_answers(
 
 
 def _needs_the_lock(occurrence: Occurrence, request: BookingRequest, now: datetime) -> bool:
-    """Held wheelchair places and group requests are decided under the lock, by ``_take``."""
-    return request.group is not None or holds_places(occurrence, now)
+    """Held wheelchair places and group requests are decided under the lock, by ``_take``.
+
+    So is every booking on a date that held places and keeps a waiting list: the clock
+    releases those places without a rule running, and ``_take`` offers them to the queue
+    before a newcomer, as it does any seat freed outside the rules.
+    """
+    return (
+        request.group is not None
+        or holds_places(occurrence, now)
+        or (occurrence.waitlist and (occurrence.wheelchair_spaces or 0) > 0)
+    )
 
 
 def _room(occurrence: Occurrence, free: int, wheelchair: bool, now: datetime) -> int:
