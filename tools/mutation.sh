@@ -10,6 +10,7 @@
 # explained in the closing note.
 #
 #   MUTATION_WORK=/tmp/mut bash tools/mutation.sh privacy   # keep the copy in /tmp/mut
+#   MUTATION_CHILDREN=1 bash tools/mutation.sh outbox        # one test run at a time (default 2)
 #
 # With MUTATION_WORK the copy is made (or refreshed: sources and tests copied over it,
 # mutmut's mutants/ and its stats kept) in that directory and left there, so that the
@@ -24,6 +25,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+# one file per run: mutation-results.txt, or mutation-results-outbox.txt for `outbox`
+RESULTS="$ROOT/mutation-results${1:+-$(IFS=-; echo "$*")}.txt"
 VENV="$ROOT/.venv"
 "$VENV/bin/python" -m pip install -q 'mutmut>=3.8'
 
@@ -80,9 +83,9 @@ text = re.sub(
 path.write_text(text)
 PY
 fi
-"$VENV/bin/mutmut" run --max-children 2 || true
-"$VENV/bin/mutmut" results --all true > "$ROOT/mutation-results.txt" || true
+"$VENV/bin/mutmut" run --max-children "${MUTATION_CHILDREN:-2}" || true
+"$VENV/bin/mutmut" results --all true > "$RESULTS" || true
 echo "counts:"
-awk -F': ' '{print $NF}' "$ROOT/mutation-results.txt" | sort | uniq -c
-echo "survivors (in $ROOT/mutation-results.txt):"
-grep -E ': (survived|no tests)$' "$ROOT/mutation-results.txt" || echo "  none"
+awk -F': ' '{print $NF}' "$RESULTS" | sort | uniq -c
+echo "survivors (in $RESULTS):"
+grep -E ': (survived|no tests)$' "$RESULTS" || echo "  none"
