@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from calendrier.domain import bookings as rules
 from calendrier.domain import listing
+from calendrier.domain.errors import (
+    BookingClosed,
+    CancellationClosed,
+    NotFound,
+    OccurrenceFull,
+    TooManySeats,
+)
 from calendrier.extensions import db
-from calendrier.models import EventStatus, OutboxMessage
+from calendrier.models import AuditEntry, Booking, BookingStatus, EventStatus, OutboxMessage
 from calendrier.timeutil import clock_set_to, utcnow
 
 
@@ -30,6 +38,22 @@ def emails_to(address: str) -> list[str]:
             .order_by(OutboxMessage.id)
         )
     )
+
+
+def read_back(booking) -> Booking:
+    db.session.expire_all()
+    return db.session.get(Booking, booking.id)
+
+
+def audit_of(booking, action: str) -> list[dict]:
+    return [
+        entry.details
+        for entry in db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == action, AuditEntry.object_id == booking.id)
+            .order_by(AuditEntry.id)
+        )
+    ]
 
 
 def shown(occurrence, taken=0, now=None, held=0) -> tuple:
@@ -114,6 +138,9 @@ def test_the_attendee_may_cancel_until_the_deadline_not_at_it(make):
     deadline = occurrence.starts_at - timedelta(hours=24)
     assert rules.can_attendee_cancel(booking, now=deadline - timedelta(minutes=1)) is True
     assert rules.can_attendee_cancel(booking, now=deadline) is False
+    with pytest.raises(CancellationClosed):
+        rules.cancel_by_attendee(booking.id, now=deadline)
+    assert read_back(booking).status == BookingStatus.CONFIRMED
 
 
 # --- held wheelchair places in lists -----------------------------------------------
@@ -170,3 +197,270 @@ def test_the_link_goes_again_exactly_an_hour_after_the_last_one(make):
     assert rules.resend_booking_link(booking.id, now=sent_at + timedelta(minutes=59)) is False
     assert rules.resend_booking_link(booking.id, now=sent_at + timedelta(hours=1)) is True
     assert emails_to("ana@example.org").count("existing") == 2
+
+
+# --- held wheelchair places when booking ---------------------------------------------
+
+
+def held_date(make, capacity, **fields):
+    return make.occurrence(
+        capacity=capacity,
+        wheelchair_spaces=1,
+        wheelchair_release_hours=24,
+        max_seats_per_booking=4,
+        **fields,
+    )
+
+
+def test_the_held_place_goes_to_a_wheelchair_user_never_to_an_ordinary_party(make):
+    occurrence = held_date(make, 3)
+    book(occurrence, "first@example.org", seats=2)  # the two ordinary seats
+    with pytest.raises(OccurrenceFull):
+        book(occurrence, "ordinary@example.org")
+    wheels = book(occurrence, "wheels@example.org", wheelchair=True)
+    assert read_back(wheels).status == BookingStatus.CONFIRMED
+    [(_, seen)] = listing.with_availability([occurrence])
+    assert (seen.state, seen.seats_left, seen.wheelchair_left) == ("full", 0, 0)
+
+
+def test_a_wheelchair_users_party_takes_one_held_place_and_only_the_seats_free(make):
+    occurrence = held_date(make, 5, waitlist=True)
+    book(occurrence, "first@example.org", seats=2)  # three left, one of them held
+    too_many = book(occurrence, "four@example.org", seats=4, wheelchair=True)
+    assert read_back(too_many).status == BookingStatus.WAITLISTED
+    three = book(occurrence, "three@example.org", seats=3, wheelchair=True)
+    assert read_back(three).status == BookingStatus.CONFIRMED
+    assert rules.held_left(occurrence) == 0
+
+
+def test_once_the_held_place_is_taken_a_wheelchair_user_gets_only_ordinary_seats(make):
+    occurrence = held_date(make, 3, waitlist=True)
+    book(occurrence, "wheels@example.org", wheelchair=True)  # the held place
+    party = book(occurrence, "party@example.org", seats=3, wheelchair=True)
+    assert read_back(party).status == BookingStatus.WAITLISTED  # two seats are free
+    assert emails_to("party@example.org") == ["waitlisted"]
+    two = book(occurrence, "two@example.org", seats=2, wheelchair=True)
+    assert read_back(two).status == BookingStatus.CONFIRMED
+
+
+def test_a_booking_made_after_the_release_may_take_the_place_that_was_held(make):
+    occurrence = held_date(make, 2, waitlist=True)
+    book(occurrence, "first@example.org")
+    released = rules.release_at(occurrence)
+    request = rules.BookingRequest(name="Noé Petit", email="late@example.org", seats=1)
+    late = rules.book(occurrence.id, request, now=released).booking
+    assert read_back(late).status == BookingStatus.CONFIRMED
+    assert read_back(late).confirmed_at == released
+
+
+def test_an_attendee_cancelling_after_the_release_lets_the_queue_into_the_held_place(make):
+    occurrence = held_date(make, 2, waitlist=True)
+    first = book(occurrence, "first@example.org")
+    waiting = book(occurrence, "waiting@example.org", seats=2)  # one seat is held
+    assert read_back(waiting).status == BookingStatus.WAITLISTED
+    released = rules.release_at(occurrence) + timedelta(minutes=5)
+    rules.cancel_by_attendee(first.id, now=released)
+    gone, promoted = read_back(first), read_back(waiting)
+    assert (gone.status, gone.cancelled_at) == (BookingStatus.CANCELLED, released)
+    assert (promoted.status, promoted.confirmed_at) == (BookingStatus.CONFIRMED, released)
+    assert emails_to("first@example.org") == ["confirmed", "cancelled"]
+    assert emails_to("waiting@example.org") == ["waitlisted", "promoted"]
+    [details] = audit_of(first, "booking.cancelled")
+    assert (details["seats"], details["by"]) == (1, "attendee")
+
+
+# --- taking a booking ----------------------------------------------------------------
+
+
+def test_a_booking_keeps_what_was_typed_tidied_and_says_so_in_the_log(make):
+    occurrence = make.occurrence(capacity=10)
+    now = utcnow().replace(microsecond=0)
+    request = rules.BookingRequest(
+        name="  Ana Martin ",
+        email=" Ana.Martin@Example.ORG ",
+        seats=2,
+        phone=" 06 12 34 56 78 ",
+        locale="de",
+        source="api",
+        idempotency_key="",
+    )
+    result = rules.book(occurrence.id, request, now=now)
+    assert result.created is True
+    booking = read_back(result.booking)
+    assert (booking.name, booking.email, booking.phone) == (
+        "Ana Martin",
+        "ana.martin@example.org",
+        "06 12 34 56 78",
+    )
+    assert (booking.seats, booking.status, booking.locale, booking.source) == (
+        2,
+        BookingStatus.CONFIRMED,
+        "fr",
+        "api",
+    )
+    assert booking.idempotency_key is None
+    assert (booking.consent_at, booking.created_at, booking.confirmed_at) == (now, now, now)
+    assert (booking.cancelled_at, booking.checked_in_at, booking.anonymised_at) == (None,) * 3
+    assert (booking.note, booking.wheelchair, booking.group_name) == ("", False, None)
+    assert rules.availability(occurrence, occurrence.seats_taken).seats_left == 8
+    assert emails_to("ana.martin@example.org") == ["confirmed"]
+    assert audit_of(booking, "booking.created") == [
+        {
+            "status": "confirmed",
+            "seats": 2,
+            "source": "api",
+            "override_capacity": False,
+            "by": "attendee",
+            "reference": booking.reference,
+            "occurrence_id": occurrence.id,
+        }
+    ]
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "booking.created"))
+    assert (entry.object_id, entry.organisation_id, entry.user_id) == (
+        booking.id,
+        occurrence.event.organisation_id,
+        None,
+    )
+
+
+def test_an_english_booking_without_consent_is_written_so(make):
+    occurrence = make.occurrence(capacity=10)
+    request = rules.BookingRequest(
+        name="Ann", email="ann@example.org", seats=1, locale="en", consent=False
+    )
+    booking = read_back(rules.book(occurrence.id, request).booking)
+    assert (booking.locale, booking.consent_at, booking.source) == ("en", None, "web")
+    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.booking_id == booking.id))
+    assert (message.kind, message.recipient) == ("confirmed", "ann@example.org")
+    assert message.locale == "en"
+
+
+def test_the_last_seat_is_taken_and_the_next_person_is_refused_or_queued(make):
+    occurrence = make.occurrence(capacity=3, max_seats_per_booking=4)
+    book(occurrence, "two@example.org", seats=2)
+    with pytest.raises(OccurrenceFull):
+        book(occurrence, "pair@example.org", seats=2)
+    last = book(occurrence, "last@example.org")
+    assert read_back(last).status == BookingStatus.CONFIRMED
+    with pytest.raises(OccurrenceFull):
+        book(occurrence, "late@example.org")
+    assert emails_to("late@example.org") == emails_to("pair@example.org") == []
+    assert db.session.scalar(select(func.count(Booking.id))) == 2
+
+
+def test_a_party_larger_than_the_seats_left_joins_the_queue_without_taking_any(make):
+    occurrence = make.occurrence(capacity=3, waitlist=True, max_seats_per_booking=4)
+    book(occurrence, "two@example.org", seats=2)
+    now = utcnow().replace(microsecond=0)
+    request = rules.BookingRequest(name="Ana", email="pair@example.org", seats=2)
+    pair = read_back(rules.book(occurrence.id, request, now=now).booking)
+    assert (pair.status, pair.confirmed_at, pair.created_at) == ("waitlisted", None, now)
+    assert rules.availability(occurrence, occurrence.seats_taken).seats_left == 1
+    assert emails_to("pair@example.org") == ["waitlisted"]
+    [details] = audit_of(pair, "booking.created")
+    assert (details["status"], details["seats"]) == ("waitlisted", 2)
+    last = book(occurrence, "last@example.org")
+    assert read_back(last).status == BookingStatus.CONFIRMED
+
+
+def test_a_request_needing_approval_holds_no_seat(make):
+    occurrence = make.occurrence(capacity=2, requires_approval=True)
+    pending = read_back(book(occurrence, "candidate@example.org", seats=2))
+    assert (pending.status, pending.confirmed_at) == (BookingStatus.PENDING, None)
+    assert shown(occurrence, taken=occurrence.seats_taken)[:2] == ("open", 2)
+    assert emails_to("candidate@example.org") == ["pending"]
+    assert audit_of(pending, "booking.created")[0]["status"] == "pending"
+
+
+def test_the_number_of_seats_is_one_to_the_maximum_except_for_the_organiser(make):
+    occurrence = make.occurrence(capacity=10, max_seats_per_booking=3)
+    for seats in (0, 4):
+        with pytest.raises(TooManySeats) as refused:
+            book(occurrence, f"s{seats}@example.org", seats=seats)
+        assert refused.value.maximum == 3
+    assert read_back(book(occurrence, "three@example.org", seats=3)).seats == 3
+    request = rules.BookingRequest(name="Group", email="group@example.org", seats=5)
+    organiser = make.user(organisation=occurrence.event.organisation)
+    by_hand = rules.book(occurrence.id, request, actor=organiser).booking
+    assert read_back(by_hand).status == BookingStatus.CONFIRMED
+    assert audit_of(by_hand, "booking.created")[0]["by"] == "organiser"
+    assert rules.availability(occurrence, occurrence.seats_taken).seats_left == 2
+
+
+def test_the_same_address_twice_gets_its_booking_back_until_it_is_cancelled(make):
+    occurrence = make.occurrence(capacity=10, max_seats_per_booking=4)
+    first = rules.book(occurrence.id, rules.BookingRequest("Ana", "ana@example.org", 1))
+    again = rules.book(occurrence.id, rules.BookingRequest("Ana", " ANA@example.org", 3))
+    assert (again.created, again.booking.id, read_back(first.booking).seats) == (
+        False,
+        first.booking.id,
+        1,
+    )
+    assert emails_to("ana@example.org") == ["confirmed"]
+    rules.cancel_by_attendee(first.booking.id)
+    later = rules.book(occurrence.id, rules.BookingRequest("Ana", "ana@example.org", 2))
+    assert later.created is True and later.booking.id != first.booking.id
+    assert rules.find_active_booking(occurrence.id, "Ana@Example.org ").id == later.booking.id
+
+
+def test_a_retried_request_is_answered_with_its_booking_even_once_the_date_is_full(make):
+    occurrence = make.occurrence(capacity=2, max_seats_per_booking=4)
+    request = rules.BookingRequest("Ana", "ana@example.org", 2, idempotency_key="k-1")
+    first = rules.book(occurrence.id, request)
+    retry = rules.book(occurrence.id, request)
+    assert (first.created, retry.created, retry.booking.id) == (True, False, first.booking.id)
+    assert read_back(first.booking).idempotency_key == "k-1"
+    other = rules.BookingRequest("Ana", "other@example.org", 1, idempotency_key="k-1")
+    assert rules.book(occurrence.id, other).booking.id == first.booking.id  # the key decides
+    assert emails_to("ana@example.org") == ["confirmed"]
+    assert emails_to("other@example.org") == []
+    with pytest.raises(OccurrenceFull):
+        rules.book(occurrence.id, rules.BookingRequest("Noé", "noe@example.org", 1))
+
+
+def test_booking_opens_and_closes_at_the_minute_set_and_never_after_the_start(make):
+    starts = utcnow().replace(microsecond=0) + timedelta(days=7)
+    occurrence = make.occurrence(
+        capacity=10,
+        starts_at=starts,
+        booking_opens_at=starts - timedelta(days=3),
+        booking_closes_at=starts + timedelta(hours=1),  # after the start: the start wins
+    )
+    assert rules.booking_window(occurrence) == (starts - timedelta(days=3), starts)
+
+    def attempt(email, now):
+        request = rules.BookingRequest(name="Ana", email=email, seats=1)
+        return rules.book(occurrence.id, request, now=now).booking
+
+    with pytest.raises(BookingClosed):
+        attempt("early@example.org", starts - timedelta(days=3, minutes=1))
+    assert read_back(attempt("opening@example.org", starts - timedelta(days=3))).status == (
+        BookingStatus.CONFIRMED
+    )
+    assert read_back(attempt("last@example.org", starts - timedelta(minutes=1))).status == (
+        BookingStatus.CONFIRMED
+    )
+    with pytest.raises(BookingClosed):
+        attempt("start@example.org", starts)
+    assert shown(occurrence, taken=2, now=starts)[0] == "closed"
+    assert rules.is_booking_open(occurrence, starts - timedelta(minutes=1)) is True
+    assert rules.is_booking_open(occurrence, starts) is False
+
+
+def test_a_date_that_does_not_exist_is_not_found(make):
+    occurrence = make.occurrence()
+    request = rules.BookingRequest(name="Ana", email="ana@example.org", seats=1)
+    with pytest.raises(NotFound):
+        rules.book(occurrence.id + 1, request)
+    assert db.session.scalar(select(func.count(Booking.id))) == 0
+
+
+def test_a_request_approved_after_the_release_may_take_the_place_that_was_held(make):
+    occurrence = held_date(make, 2, requires_approval=True)
+    pending = book(occurrence, "pair@example.org", seats=2)
+    with pytest.raises(OccurrenceFull):  # one of the two places is held
+        rules.approve(pending.id, now=rules.release_at(occurrence) - timedelta(minutes=1))
+    released = rules.release_at(occurrence)
+    approved = read_back(rules.approve(pending.id, now=released))
+    assert (approved.status, approved.confirmed_at) == (BookingStatus.CONFIRMED, released)
+    assert emails_to("pair@example.org") == ["pending", "approved"]
