@@ -6,10 +6,11 @@ places left, a booking's status, the emails queued, the audit log.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from calendrier.domain import bookings as rules
 from calendrier.domain import listing
@@ -197,6 +198,41 @@ def test_the_link_goes_again_exactly_an_hour_after_the_last_one(make):
     assert rules.resend_booking_link(booking.id, now=sent_at + timedelta(minutes=59)) is False
     assert rules.resend_booking_link(booking.id, now=sent_at + timedelta(hours=1)) is True
     assert emails_to("ana@example.org").count("existing") == 2
+
+
+def test_two_requests_for_the_link_at_the_same_instant_send_it_once(app, make, is_postgres):
+    if not is_postgres:
+        pytest.skip("SQLite serialises every writer: the second request sees the first's email")
+    occurrence = make.occurrence(capacity=5)
+    booking = book(occurrence, "ana@example.org")
+    now = utcnow()
+    other: list[bool] = []
+    started = threading.Event()
+
+    def someone_else(_conn, _cursor, statement, *_args):
+        # the other request checks, writes and commits after this one checked
+        if statement.startswith("INSERT INTO outbox") and not started.is_set():
+            started.set()
+            worker = threading.Thread(target=ask_again)
+            worker.start()
+            worker.join(timeout=60)
+            assert not worker.is_alive() and other, "the other request did not finish"
+
+    def ask_again():
+        with app.app_context():
+            try:
+                other.append(rules.resend_booking_link(booking.id, now=now))
+            finally:
+                db.session.remove()
+
+    event.listen(db.engine, "before_cursor_execute", someone_else)
+    try:
+        late = rules.resend_booking_link(booking.id, now=now)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", someone_else)
+    assert (other, late) == ([True], False)
+    db.session.expire_all()
+    assert emails_to("ana@example.org") == ["confirmed", "existing"]
 
 
 # --- held wheelchair places when booking ---------------------------------------------
