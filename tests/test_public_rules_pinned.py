@@ -432,11 +432,45 @@ def test_the_same_address_twice_gets_its_booking_back_until_it_is_cancelled(make
         first.booking.id,
         1,
     )
+    retried = rules.BookingRequest("Ana", "ana@example.org", 1, idempotency_key="fresh")
+    assert rules.book(occurrence.id, retried).booking.id == first.booking.id
     assert emails_to("ana@example.org") == ["confirmed"]
     rules.cancel_by_attendee(first.booking.id)
     later = rules.book(occurrence.id, rules.BookingRequest("Ana", "ana@example.org", 2))
     assert later.created is True and later.booking.id != first.booking.id
     assert rules.find_active_booking(occurrence.id, "Ana@Example.org ").id == later.booking.id
+
+
+def test_one_address_may_book_several_dates_each_its_own_booking(make):
+    first = make.occurrence(capacity=10)
+    second = make.occurrence(capacity=10, event=first.event, requires_approval=True)
+    third = make.occurrence(capacity=1, event=first.event, waitlist=True)
+    book(third, "noe@example.org")
+    bookings = [
+        rules.book(o.id, rules.BookingRequest("Ana", "ana@example.org", 1))
+        for o in (first, second, third)
+    ]
+    assert [b.created for b in bookings] == [True, True, True]
+    assert [read_back(b.booking).status for b in bookings] == [
+        "confirmed",
+        "pending",
+        "waitlisted",
+    ]
+    assert emails_to("ana@example.org") == ["confirmed", "pending", "waitlisted"]
+
+
+def test_a_booking_added_by_an_organiser_is_logged_as_theirs(make):
+    occurrence = make.occurrence(capacity=10)
+    organiser = make.user(organisation=occurrence.event.organisation)
+    request = rules.BookingRequest(name="Ana", email="ana@example.org", seats=1)
+    booking = rules.book(occurrence.id, request, actor=organiser).booking
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.object_id == booking.id))
+    assert (entry.action, entry.user_id, entry.details["by"]) == (
+        "booking.created",
+        organiser.id,
+        "organiser",
+    )
+    assert read_back(booking).status == BookingStatus.CONFIRMED
 
 
 def test_a_retried_request_is_answered_with_its_booking_even_once_the_date_is_full(make):
@@ -450,8 +484,10 @@ def test_a_retried_request_is_answered_with_its_booking_even_once_the_date_is_fu
     assert rules.book(occurrence.id, other).booking.id == first.booking.id  # the key decides
     assert emails_to("ana@example.org") == ["confirmed"]
     assert emails_to("other@example.org") == []
-    with pytest.raises(OccurrenceFull):
-        rules.book(occurrence.id, rules.BookingRequest("Noé", "noe@example.org", 1))
+    for key in (None, "k-2"):
+        with pytest.raises(OccurrenceFull):
+            rules.book(occurrence.id, rules.BookingRequest("Noé", "noe@example.org", 1, key))
+    assert emails_to("noe@example.org") == []
 
 
 def test_booking_opens_and_closes_at_the_minute_set_and_never_after_the_start(make):
@@ -483,6 +519,15 @@ def test_booking_opens_and_closes_at_the_minute_set_and_never_after_the_start(ma
     assert rules.is_booking_open(occurrence, starts) is False
 
 
+def test_a_booking_asked_for_at_the_start_is_refused_whatever_the_date_allows(make):
+    occurrence = make.occurrence(capacity=10, waitlist=True, max_seats_per_booking=20)
+    for seats in (1, 20):  # seats free, or a party for the queue
+        request = rules.BookingRequest(name="Ana", email=f"s{seats}@example.org", seats=seats)
+        with pytest.raises(BookingClosed):
+            rules.book(occurrence.id, request, now=occurrence.starts_at)
+    assert db.session.scalar(select(func.count(Booking.id))) == 0
+
+
 def test_a_date_that_does_not_exist_is_not_found(make):
     occurrence = make.occurrence()
     request = rules.BookingRequest(name="Ana", email="ana@example.org", seats=1)
@@ -500,3 +545,16 @@ def test_a_request_approved_after_the_release_may_take_the_place_that_was_held(m
     approved = read_back(rules.approve(pending.id, now=released))
     assert (approved.status, approved.confirmed_at) == (BookingStatus.CONFIRMED, released)
     assert emails_to("pair@example.org") == ["pending", "approved"]
+
+
+def test_a_place_released_by_the_clock_goes_to_the_queue_before_a_larger_newcomer(make):
+    occurrence = held_date(make, 2, waitlist=True)
+    book(occurrence, "first@example.org")
+    waiting = book(occurrence, "waiting@example.org")  # the second place is held
+    released = rules.release_at(occurrence) + timedelta(minutes=1)
+    request = rules.BookingRequest(name="Noé Petit", email="pair@example.org", seats=2)
+    pair = rules.book(occurrence.id, request, now=released).booking
+    promoted = read_back(waiting)
+    assert (promoted.status, promoted.confirmed_at) == (BookingStatus.CONFIRMED, released)
+    assert read_back(pair).status == BookingStatus.WAITLISTED
+    assert emails_to("waiting@example.org") == ["waitlisted", "promoted"]
