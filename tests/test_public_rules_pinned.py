@@ -558,3 +558,16 @@ def test_a_place_released_by_the_clock_goes_to_the_queue_before_a_larger_newcome
     assert (promoted.status, promoted.confirmed_at) == (BookingStatus.CONFIRMED, released)
     assert read_back(pair).status == BookingStatus.WAITLISTED
     assert emails_to("waiting@example.org") == ["waitlisted", "promoted"]
+
+
+def test_an_organiser_adding_a_booking_after_the_release_may_give_the_held_place(make):
+    occurrence = held_date(make, 2)
+    book(occurrence, "first@example.org")
+    organiser = make.user(organisation=occurrence.event.organisation)
+    request = rules.BookingRequest(name="Noé Petit", email="guest@example.org", seats=1)
+    with pytest.raises(OccurrenceFull):  # still held for a wheelchair user
+        rules.book(occurrence.id, request, actor=organiser)
+    released = rules.release_at(occurrence)
+    guest = rules.book(occurrence.id, request, actor=organiser, now=released).booking
+    assert read_back(guest).status == BookingStatus.CONFIRMED
+    assert emails_to("guest@example.org") == ["confirmed"]
