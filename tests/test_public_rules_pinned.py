@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import event, func, select
 
 from calendrier.domain import bookings as rules
-from calendrier.domain import listing
+from calendrier.domain import listing, questions
 from calendrier.domain.errors import (
     BookingClosed,
     CancellationClosed,
+    InvalidInput,
     NotFound,
     OccurrenceFull,
     TooManySeats,
@@ -571,3 +572,31 @@ def test_an_organiser_adding_a_booking_after_the_release_may_give_the_held_place
     guest = rules.book(occurrence.id, request, actor=organiser, now=released).booking
     assert read_back(guest).status == BookingStatus.CONFIRMED
     assert emails_to("guest@example.org") == ["confirmed"]
+
+
+def test_answers_are_kept_and_only_an_organiser_may_leave_a_required_one_out(make):
+    occurrence = make.occurrence(capacity=10)
+    question = questions.create_question(
+        occurrence.event_id, label="Employeur", type="text", required=True
+    )
+    key = str(question.id)
+    with pytest.raises(InvalidInput):
+        book(occurrence, "ana@example.org")
+    ana = book(occurrence, "ana@example.org", answers={key: "Folimage"})
+    organiser = make.user(organisation=occurrence.event.organisation)
+
+    def by_hand(email, **fields):
+        request = rules.BookingRequest(name="Noé", email=email, seats=1, **fields)
+        return rules.book(occurrence.id, request, actor=organiser).booking
+
+    noe = by_hand("noe@example.org", answers={key: "Atelier"})
+    lea = by_hand("lea@example.org")
+    answered = {
+        b.email: [a["value"] for a in questions.as_json(read_back(b))] for b in (ana, noe, lea)
+    }
+    assert answered == {
+        "ana@example.org": ["Folimage"],
+        "noe@example.org": ["Atelier"],
+        "lea@example.org": [],
+    }
+    assert emails_to("ana@example.org") == emails_to("noe@example.org") == ["confirmed"]
