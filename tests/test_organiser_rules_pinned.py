@@ -201,6 +201,22 @@ def test_a_held_place_released_by_the_clock_goes_to_the_queue_when_the_organiser
     assert promoted_by(organiser.id) == [(organiser.id, "waiting list", 1, waiting.reference)]
 
 
+def test_someone_added_by_hand_after_a_held_place_is_released_queues_behind_whom_it_went_to(
+    make,
+):
+    occurrence, released = held_place_date(make)
+    organiser = make.user(organisation=occurrence.event.organisation)
+    book(occurrence, "first@example.org")
+    waiting = book(occurrence, "waiting@example.org")  # the free place is held
+    added = book(occurrence, "added@example.org", actor=organiser, now=released)
+    assert status_of(waiting) == BookingStatus.CONFIRMED  # the released place, first
+    assert status_of(added) == BookingStatus.WAITLISTED
+    assert emails()[-2:] == [
+        ("promoted", "waiting@example.org"),
+        ("waitlisted", "added@example.org"),
+    ]
+
+
 def test_the_queue_is_served_in_the_order_people_asked_not_the_order_rows_were_written(make):
     occurrence = make.occurrence(capacity=1, waitlist=True)
     first = book(occurrence, "first@example.org")
@@ -389,6 +405,23 @@ def test_the_attendee_cannot_reduce_at_the_very_moment_the_deadline_falls(make):
     with pytest.raises(CancellationClosed):
         rules.change_seats(booking.id, 2, now=deadline)
     assert rules.change_seats(booking.id, 2, now=deadline - timedelta(seconds=1)).seats == 2
+
+
+def test_the_audit_log_tells_an_attendees_own_change_from_an_organisers_and_names_the_date(
+    make,
+):
+    occurrence = make.occurrence(capacity=5, max_seats_per_booking=4)
+    organiser = make.user(organisation=occurrence.event.organisation)
+    booking = book(occurrence, "a@example.org", seats=3)
+    rules.change_seats(booking.id, 2)  # from their own page
+    rules.change_seats(booking.id, 4, actor=organiser)  # on the phone to the organiser
+    changes = entries("booking.seats_changed")
+    assert [
+        (e.user_id, e.organisation_id, e.details["by"], e.details["occurrence_id"]) for e in changes
+    ] == [
+        (None, occurrence.event.organisation_id, "attendee", occurrence.id),
+        (organiser.id, occurrence.event.organisation_id, "organiser", occurrence.id),
+    ]
 
 
 # --- check-in --------------------------------------------------------------------------
