@@ -7,6 +7,7 @@ which emails go out, what ``flask seats check`` reports.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -383,6 +384,27 @@ def test_capacity_may_come_down_to_zero_or_to_exactly_the_seats_confirmed(make):
         (5, 0),
         (5, 3),
     ]
+
+
+def test_a_lower_capacity_is_checked_against_seats_booked_meanwhile_by_others(app, make):
+    occurrence = make.occurrence(capacity=4, max_seats_per_booking=4)
+    oid = occurrence.id
+    book(occurrence, "a@example.org")  # this session now holds the date as it saw it
+
+    def someone_else_books():
+        with app.app_context():
+            try:
+                rules.book(oid, rules.BookingRequest(name="B", email="b@example.org", seats=2))
+            finally:
+                db.session.remove()
+
+    worker = threading.Thread(target=someone_else_books)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    with pytest.raises(CapacityBelowBookings) as error:
+        rules.set_capacity(oid, 2)
+    assert error.value.confirmed == 3  # "3 places are already confirmed"
 
 
 # --- seats changed by the organiser or the attendee ---------------------------------------
