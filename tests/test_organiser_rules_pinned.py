@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from calendrier.accounts import issue_api_token
 from calendrier.domain import bookings as rules
@@ -405,6 +405,36 @@ def test_a_lower_capacity_is_checked_against_seats_booked_meanwhile_by_others(ap
     with pytest.raises(CapacityBelowBookings) as error:
         rules.set_capacity(oid, 2)
     assert error.value.confirmed == 3  # "3 places are already confirmed"
+
+
+def test_an_organisers_change_does_not_wait_for_a_booking_being_written_on_the_date(
+    app, make, is_postgres
+):
+    if not is_postgres:
+        pytest.skip("SQLite has no row locks: every writer waits for the database's")
+    oid = make.occurrence(capacity=4).id
+    holder = db.engine.connect()
+    # the lock a booking's insert takes on its date (the foreign key), until it commits
+    holder.execute(text("SELECT id FROM occurrence WHERE id = :id FOR KEY SHARE"), {"id": oid})
+    done: list[int] = []
+
+    def raise_the_capacity():
+        with app.app_context():
+            try:
+                done.append(rules.set_capacity(oid, 6).capacity)
+            finally:
+                db.session.remove()
+
+    worker = threading.Thread(target=raise_the_capacity)
+    try:
+        worker.start()
+        worker.join(timeout=10)
+        assert not worker.is_alive(), "the change waited for the booking"
+        assert done == [6]
+    finally:
+        holder.rollback()
+        holder.close()
+        worker.join(timeout=30)
 
 
 # --- seats changed by the organiser or the attendee ---------------------------------------
