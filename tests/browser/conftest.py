@@ -85,11 +85,31 @@ def app_config(app_config):
     return app_config
 
 
+def closing_every_body(app):
+    """The app, with each response body read whole and closed before it is sent.
+
+    werkzeug's development server closes a body (a static file's, say) only after draining
+    the request socket, and that read raises when the browser has reset the connection (a
+    page left while its CSS was on the way): the file was then left open, and its
+    ResourceWarning failed the test at its teardown. gunicorn closes it in any case.
+    """
+
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return wsgi
+
+
 class LiveServer:
     def __init__(self, app):
         ensure_node_modules()  # the pages link fonts and CSS served from node_modules
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, closing_every_body(app), threaded=True)
         self.base = f"http://127.0.0.1:{self.server.server_port}"
         app.config["PUBLIC_URL"] = self.base
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
