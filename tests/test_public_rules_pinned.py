@@ -6,11 +6,10 @@ places left, a booking's status, the emails queued, the audit log.
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from calendrier.domain import bookings as rules
 from calendrier.domain import listing, questions
@@ -25,6 +24,8 @@ from calendrier.domain.errors import (
 from calendrier.extensions import db
 from calendrier.models import AuditEntry, Booking, BookingStatus, EventStatus, OutboxMessage
 from calendrier.timeutil import clock_set_to, utcnow
+
+from .interleave import meanwhile
 
 
 def book(occurrence, email, seats=1, **fields):
@@ -207,30 +208,13 @@ def test_two_requests_for_the_link_at_the_same_instant_send_it_once(app, make, i
     occurrence = make.occurrence(capacity=5)
     booking = book(occurrence, "ana@example.org")
     now = utcnow()
-    other: list[bool] = []
-    started = threading.Event()
+    # the other request checks, writes and commits after this one checked
 
-    def someone_else(_conn, _cursor, statement, *_args):
-        # the other request checks, writes and commits after this one checked
-        if statement.startswith("INSERT INTO outbox") and not started.is_set():
-            started.set()
-            worker = threading.Thread(target=ask_again)
-            worker.start()
-            worker.join(timeout=60)
-            assert not worker.is_alive() and other, "the other request did not finish"
+    def again():
+        return rules.resend_booking_link(booking.id, now=now)
 
-    def ask_again():
-        with app.app_context():
-            try:
-                other.append(rules.resend_booking_link(booking.id, now=now))
-            finally:
-                db.session.remove()
-
-    event.listen(db.engine, "before_cursor_execute", someone_else)
-    try:
+    with meanwhile(app, "INSERT INTO outbox", again) as other:
         late = rules.resend_booking_link(booking.id, now=now)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", someone_else)
     assert (other, late) == ([True], False)
     db.session.expire_all()
     assert emails_to("ana@example.org") == ["confirmed", "existing"]

@@ -10,10 +10,12 @@ from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from calendrier.domain import bookings as rules
-from calendrier.domain import privacy
-from calendrier.domain.errors import OccurrenceFull
+from calendrier.domain import privacy, questions
+from calendrier.domain.errors import BookingClosed, OccurrenceFull
 from calendrier.extensions import db
-from calendrier.models import AuditEntry, Booking, Occurrence, OutboxMessage
+from calendrier.models import Answer, AuditEntry, Booking, Occurrence, OutboxMessage
+
+from .interleave import meanwhile
 
 
 def person(n: int, seats: int = 1) -> rules.BookingRequest:
@@ -262,30 +264,9 @@ def test_seats_taken_between_the_read_and_the_write_leave_nothing_half_written(
         pytest.skip("SQLite serialises every writer: no booking comes between the two")
     oid = make.occurrence(capacity=1, waitlist=True).id
     db.session.commit()
-    other: list[rules.BookingResult] = []
-    started = threading.Event()
-
-    def someone_else(_conn, _cursor, statement, *_args):
-        # the last seat goes to another person after this booking read the date as free
-        if statement.startswith("WITH taken") and not started.is_set():
-            started.set()
-            worker = threading.Thread(target=book_the_last_seat)
-            worker.start()
-            worker.join(timeout=60)
-            assert not worker.is_alive() and other, "the other booking did not finish"
-
-    def book_the_last_seat():
-        with app.app_context():
-            try:
-                other.append(rules.book(oid, person(2)))
-            finally:
-                db.session.remove()
-
-    event.listen(db.engine, "before_cursor_execute", someone_else)
-    try:
+    # the last seat goes to another person after this booking read the date as free
+    with meanwhile(app, "WITH taken", lambda: rules.book(oid, person(2))) as other:
         late = rules.book(oid, person(1))
-    finally:
-        event.remove(db.engine, "before_cursor_execute", someone_else)
     assert other[0].booking.status == "confirmed"
     assert late.booking.status == "waitlisted"  # decided again under the lock
     assert_counts(oid, 1)
@@ -298,3 +279,52 @@ def test_seats_taken_between_the_read_and_the_write_leave_nothing_half_written(
         select(AuditEntry.details).where(AuditEntry.action == "booking.created")
     ).all()
     assert sorted(e["status"] for e in entries) == ["confirmed", "waitlisted"]
+
+
+def test_seats_taken_before_a_booking_with_answers_takes_them_send_it_to_the_waiting_list(
+    app, make, is_postgres
+):
+    """A booking with answers is written by the ORM, then takes its seats by the conditional
+    UPDATE: when the last seat went meanwhile, that UPDATE takes nothing and the booking is
+    decided again under the lock, not refused by the database's CHECK."""
+    if not is_postgres:
+        pytest.skip("SQLite serialises every writer: no booking comes between the two")
+    occurrence = make.occurrence(capacity=1, waitlist=True)
+    employer = questions.create_question(occurrence.event_id, label="Employeur", type="text")
+    oid = occurrence.id
+    db.session.commit()
+    request = person(1)
+    request.answers = {str(employer.id): "Studio Folimage"}
+    # the last seat goes to another person after this booking was written
+    with meanwhile(app, "UPDATE occurrence", lambda: rules.book(oid, person(2))) as other:
+        late = rules.book(oid, request)
+    assert other[0].booking.status == "confirmed"
+    assert late.booking.status == "waitlisted"
+    assert_counts(oid, 1)
+    db.session.expire_all()
+    kept = db.session.scalars(select(Answer.value).where(Answer.booking_id == late.booking.id))
+    assert list(kept) == ["Studio Folimage"]
+
+
+def test_a_date_cancelled_before_a_booking_with_answers_takes_its_seats_refuses_it(
+    app, make, is_postgres
+):
+    """The same moment, but the organiser cancelled the date: the UPDATE takes no seat on a
+    cancelled date, and the booking is refused as closed with nothing of it kept."""
+    if not is_postgres:
+        pytest.skip("SQLite serialises every writer: no change comes between the two")
+    occurrence = make.occurrence(capacity=5)
+    employer = questions.create_question(occurrence.event_id, label="Employeur", type="text")
+    oid = occurrence.id
+    db.session.commit()
+    request = person(1)
+    request.answers = {str(employer.id): "Studio Folimage"}
+
+    def cancel():
+        return rules.cancel_occurrence(oid, "Salle inondée")
+
+    with meanwhile(app, "UPDATE occurrence", cancel), pytest.raises(BookingClosed):
+        rules.book(oid, request)
+    assert_counts(oid, 0)
+    db.session.expire_all()
+    assert db.session.scalars(select(Booking).where(Booking.occurrence_id == oid)).all() == []
