@@ -61,7 +61,11 @@ TESTS = {
         "outbox_intents", "delivery", "mail", "emails", "mail_waiting", "reminders",
         "feedback", "newsletter", "booking_rules", "faults",
     ],
-    "privacy": ["privacy", "privacy_mutants", "security_review"],
+    # privacy.py is also reached by these five: without them, their kills count as survivals
+    "privacy": [
+        "privacy", "privacy_mutants", "security_review", "feedback", "newsletter",
+        "questions", "seat_counter",
+    ],
 }
 modules = sys.argv[1:]
 unknown = [m for m in modules if m not in TESTS]
