@@ -47,6 +47,10 @@ def test_weekly_visit_created_booked_and_checked_in_on_a_phone(
     axe(page)
     page.get_by_role("button", name="Enregistrer").click()
     page.get_by_role("link", name="Ajouter des dates récurrentes").click()
+    # the whole form page, loaded, before it is filled in: a box ticked while the page was
+    # still arriving was once found unticked (seen once, on a quiet machine)
+    expect(page.get_by_role("heading", name="Ajouter des dates récurrentes")).to_be_visible()
+    page.wait_for_load_state("load")
     page.check(f"input[name=weekdays][value='{weekday}']")
     page.fill("input[name=start_time]", "17:30")
     page.fill("input[name=end_time]", "19:00")
