@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -98,9 +99,53 @@ class RedisCache:
             log.warning("cache unavailable: %s", error)
 
 
+class NearCopies:
+    """This process's copies of values that never change under their key (a feed's bytes
+    under its ETag): a hit costs neither a round trip to Redis nor megabytes copied out of
+    it. Bounded in bytes, the least recently used dropped first; a value larger than half
+    the budget is not kept."""
+
+    def __init__(self, budget: int, clock: Callable[[], float] = time.monotonic):
+        self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._budget = budget
+        self._size = 0
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if item[0] < self._clock():
+                self._drop(key)
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: str, body: bytes, ttl: float) -> None:
+        if len(body) > self._budget // 2:
+            return
+        with self._lock:
+            if key in self._items:
+                self._drop(key)
+            while self._items and self._size + len(body) > self._budget:
+                self._drop(next(iter(self._items)))
+            self._items[key] = (self._clock() + ttl, body)
+            self._size += len(body)
+
+    def _drop(self, key: str) -> None:
+        self._size -= len(self._items.pop(key)[1])
+
+
+# A process keeps up to this many bytes of near copies (two languages of a 7 MB agenda).
+NEAR_COPIES_BYTES = 32 * 1024 * 1024
+
+
 def init_app(app: Flask) -> None:
     url = app.config.get("CACHE_REDIS_URL")
     app.extensions["calendrier_cache"] = RedisCache(url) if url else MemoryCache()
+    app.extensions["calendrier_near"] = NearCopies(NEAR_COPIES_BYTES)
     # Pages are large: a process keeping its own holds a few hundred at most.
     app.extensions["calendrier_pages"] = (
         app.extensions["calendrier_cache"] if url else MemoryCache(limit=PAGES_IN_MEMORY)
@@ -134,6 +179,28 @@ def get_large(key: str) -> tuple[Any, bytes] | None:
 def put_large(key: str, meta: Any, body: bytes, ttl: float) -> None:
     """Keep ``body`` (bytes) and ``meta`` (anything JSON holds) under ``key``."""
     current_app.extensions["calendrier_pages"].set_large(key, meta, body, ttl)
+
+
+def get_fixed(key: str, ttl: float) -> bytes | None:
+    """The bytes kept under ``key`` by ``put_fixed``: this process's copy, else the shared
+    store's (then copied here for ``ttl`` seconds)."""
+    near = current_app.extensions["calendrier_near"]
+    body = near.get(key)
+    if body is None and isinstance(current_app.extensions["calendrier_cache"], RedisCache):
+        kept = get_large(key)
+        if kept is not None:
+            body = kept[1]
+            near.put(key, body, ttl)
+    return body
+
+
+def put_fixed(key: str, body: bytes, ttl: float, shared_limit: int) -> None:
+    """Keep ``body``, which never changes under ``key``, for ``ttl`` seconds: in this
+    process and, up to ``shared_limit`` bytes, in the shared store (Redis) for the others."""
+    current_app.extensions["calendrier_near"].put(key, body, ttl)
+    shared = isinstance(current_app.extensions["calendrier_cache"], RedisCache)
+    if shared and len(body) <= shared_limit:
+        put_large(key, None, body, ttl)
 
 
 def shared_page(view: Callable) -> Callable:

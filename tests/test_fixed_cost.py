@@ -11,7 +11,7 @@ from calendrier import cache, create_app
 from calendrier.domain import bookings as rules
 from calendrier.extensions import db
 
-from .conftest import make_config
+from .conftest import make_config, wait_for_connections_back
 
 
 def queries_during(work, engine=None) -> list[str]:
@@ -135,23 +135,93 @@ def test_a_feed_is_built_once_for_its_etag_and_again_when_it_changes(client, mak
     assert changed.data.count(b"BEGIN:VEVENT") == 2
 
 
-@pytest.mark.skipif(not redis_is_up(), reason="no Redis on 127.0.0.1:6379")
-@pytest.mark.parametrize("store", ["memory", "redis"])
-def test_a_large_feed_is_kept_only_in_the_shared_store(store, app, make, tmp_path, monkeypatch):
-    from calendrier.feeds import views as feeds
+def dates_read(sent: list[str]) -> bool:
+    """Whether a feed was built: its dates read, not only its validators."""
+    return any("occurrence.capacity" in q for q in sent)
 
-    # a process's own store keeps up to LARGEST_KEPT_BODY, the shared one more
-    monkeypatch.setattr(feeds, "LARGEST_KEPT_BODY", 100)
-    if store == "redis":
-        app.config["CACHE_REDIS_URL"] = "redis://127.0.0.1:6379/15"
-        cache.init_app(app)
-    app.config["PUBLIC_URL"] = f"https://{tmp_path.name}.example.org"  # its own ETags
+
+@pytest.mark.skipif(not redis_is_up(), reason="no Redis on 127.0.0.1:6379")
+def test_a_feed_is_built_once_for_every_app_server_and_copied_into_each(
+    app, app_config, make, tmp_path
+):
+    # three app servers sharing one Redis, with their own ETags (this test's own URL)
+    config = {
+        **app_config,
+        "CACHE_REDIS_URL": "redis://127.0.0.1:6379/15",
+        "PUBLIC_URL": f"https://{tmp_path.name}.example.org",
+    }
     slug = make.occurrence().event.slug
-    client = app.test_client()
+    db.session.commit()  # SQLite: the test's read transaction would keep the servers waiting
+    servers = [create_app(config) for _ in range(3)]
+    engines = []
+    for server in servers:
+        with server.app_context():
+            engines.append(db.engine)
+
+    def get(number: int):
+        answers = []
+        client = servers[number].test_client(use_cookies=False)
+        sent = queries_during(
+            lambda: answers.append(client.get(f"/events/{slug}.ics")), engines[number]
+        )
+        assert answers[0].status_code == 200
+        return answers[0], dates_read(sent)
+
+    try:
+        first, built = get(0)
+        assert built
+        # the second server finds its bytes in Redis
+        second, built = get(1)
+        assert not built and second.data == first.data
+        # gone from Redis: both servers still have their own copy
+        import redis
+
+        etag = first.headers["ETag"].strip('"')
+        assert (
+            redis.Redis.from_url(config["CACHE_REDIS_URL"]).delete(
+                f"{cache.PREFIX}feed-body:{etag}"
+            )
+            == 1
+        )
+        for number in (0, 1):
+            again, built = get(number)
+            assert not built and again.data == first.data
+        # and a server that never served it builds it again
+        third, built = get(2)
+        assert built and third.data == first.data
+    finally:
+        for engine in engines:
+            wait_for_connections_back(engine)
+            engine.dispose()
+
+
+def test_a_feed_too_large_for_the_process_is_built_again(client, make, monkeypatch):
+    slug = make.occurrence().event.slug
     first = client.get(f"/events/{slug}.ics")
-    assert len(first.data) > 100
-    answers = []
-    sent = queries_during(lambda: answers.append(client.get(f"/events/{slug}.ics")))
-    assert answers[0].data == first.data
-    dates_read = any("occurrence.capacity" in q for q in sent)
-    assert dates_read == (store == "memory"), sent
+    sent = queries_during(lambda: client.get(f"/events/{slug}.ics"))
+    assert not dates_read(sent), sent  # kept in the process
+    monkeypatch.setattr(cache, "NEAR_COPIES_BYTES", len(first.data))  # at most half of it
+    cache.init_app(client.application)
+    client.get(f"/events/{slug}.ics")
+    sent = queries_during(lambda: client.get(f"/events/{slug}.ics"))
+    assert dates_read(sent), sent
+
+
+def test_near_copies_keep_the_bytes_budget_the_most_recently_used_first():
+    now = [0.0]
+    near = cache.NearCopies(budget=100, clock=lambda: now[0])
+    near.put("a", b"a" * 40, ttl=60)
+    near.put("b", b"b" * 40, ttl=60)
+    assert near.get("a") == b"a" * 40  # "a" used last: "b" goes first
+    near.put("c", b"c" * 40, ttl=60)
+    assert near.get("b") is None
+    assert near.get("a") == b"a" * 40 and near.get("c") == b"c" * 40
+    near.put("big", b"x" * 51, ttl=60)  # over half the budget: not kept, nothing dropped
+    assert near.get("big") is None and near.get("a") is not None
+    near.put("a", b"A" * 50, ttl=60)  # a new value under a key replaces it, in the budget
+    assert near.get("a") == b"A" * 50 and near.get("c") == b"c" * 40
+    now[0] = 61  # past their time
+    assert near.get("a") is None and near.get("c") is None
+    near.put("d", b"d" * 50, ttl=60)
+    near.put("e", b"e" * 50, ttl=60)  # the expired ones no longer count
+    assert near.get("d") == b"d" * 50 and near.get("e") == b"e" * 50

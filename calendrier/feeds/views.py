@@ -64,24 +64,19 @@ def _feed_response(body: bytes, headers: dict[str, str], filename: str) -> Respo
 
 
 # A feed's bytes are a function of its ETag (calendars.feed_state): kept under it, they are
-# never out of date, and a poll without a validator costs the one indexed read too.
+# never out of date, and a poll without a validator costs the one indexed read too. Each
+# process keeps its own copy (cache.NEAR_COPIES_BYTES, which holds the whole agenda's feed:
+# about 7 MB for 10,000 dates), and Redis one for every process, up to LARGEST_SHARED_BODY.
 BODY_SECONDS = 300
-# Up to 2 MB in a process's own store (it holds a few hundred values); up to 32 MB in the
-# shared one (Redis), which is where the whole agenda's feed (about 7 MB for 10,000 dates)
-# is kept: a calendar that polls without a validator no longer has it built each time.
-LARGEST_KEPT_BODY = 2 * 1024 * 1024
 LARGEST_SHARED_BODY = 32 * 1024 * 1024
 
 
 def _kept_body(state: calendars.FeedState) -> bytes | None:
-    kept = cache.get_large(f"feed-body:{state.etag}")
-    return kept[1] if kept is not None else None
+    return cache.get_fixed(f"feed-body:{state.etag}", BODY_SECONDS)
 
 
 def _keep_body(state: calendars.FeedState, body: bytes) -> None:
-    shared = bool(current_app.config.get("CACHE_REDIS_URL"))
-    if len(body) <= (LARGEST_SHARED_BODY if shared else LARGEST_KEPT_BODY):
-        cache.put_large(f"feed-body:{state.etag}", None, body, BODY_SECONDS)
+    cache.put_fixed(f"feed-body:{state.etag}", body, BODY_SECONDS, LARGEST_SHARED_BODY)
 
 
 def _validator_headers(state: calendars.FeedState) -> dict[str, str]:
