@@ -21,6 +21,9 @@ DEFAULTS = {
     "MAIL_USE_TLS": False,
     "MAIL_DEFAULT_SENDER": "Calendrier <agenda@localhost>",
     "MAIL_TIMEOUT": 10,
+    # The mail server's certificate is checked against the system's authorities, or this
+    # file's (PEM) for a server with a certificate of a private authority.
+    "MAIL_CA_FILE": "",
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,

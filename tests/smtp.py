@@ -51,12 +51,20 @@ class _Handler:
 
 
 class SMTPServer:
-    def __init__(self, port: int | None = None, delay: float = 0.0, hold_after: int | None = None):
+    def __init__(
+        self,
+        port: int | None = None,
+        delay: float = 0.0,
+        hold_after: int | None = None,
+        **options,
+    ):
+        """``options``: aiosmtpd's (``tls_context``, ``require_starttls``, ``authenticator``,
+        ``ssl_context`` for TLS from the first byte...)."""
         self.port = port or free_port()
         self.envelopes: list = []
         self.handler = _Handler(self.envelopes, delay)
         self.handler.hold_after = hold_after
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
 
     def start(self) -> SMTPServer:
         self.controller.start()

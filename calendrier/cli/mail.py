@@ -77,6 +77,12 @@ def say_what_waits() -> None:
             f"{waiting.count} waiting to retry, next at {local_time(waiting.next_at)}"
             " (mail send --now tries them at once)"
         )
+        say_last_error(waiting)
+
+
+def say_last_error(waiting: outbox.Waiting) -> None:
+    if waiting.last_error:
+        click.echo(f"last error: {waiting.last_error}")
 
 
 def local_time(moment: datetime) -> str:
@@ -98,6 +104,7 @@ def status():
         click.echo(
             f"next attempt: {local_time(waiting.next_at)} ({waiting.count} waiting to retry)"
         )
+        say_last_error(waiting)
 
 
 @mail_group.command("retry")

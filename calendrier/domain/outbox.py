@@ -66,6 +66,7 @@ import os
 import re
 import smtplib
 import socket
+import ssl
 import threading
 import uuid
 from collections.abc import Callable, Hashable
@@ -598,11 +599,19 @@ class SMTPTransport:
 
     def __enter__(self) -> SMTPTransport:
         state = self.state
-        smtp_class = smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP
-        self.host = smtp_class(state.server, state.port, timeout=self.timeout)
+        # The server's certificate is checked (smtplib's default checks nothing, and the
+        # login that follows would go to whoever answered): the system's authorities, or
+        # MAIL_CA_FILE's (a private one).
+        tls = ssl.create_default_context(cafile=self.app.config.get("MAIL_CA_FILE") or None)
+        if state.use_ssl:
+            self.host = smtplib.SMTP_SSL(
+                state.server, state.port, timeout=self.timeout, context=tls
+            )
+        else:
+            self.host = smtplib.SMTP(state.server, state.port, timeout=self.timeout)
         try:
             if state.use_tls:
-                self.host.starttls()
+                self.host.starttls(context=tls)
             if state.username and state.password:
                 self.host.login(state.username, state.password)
         except BaseException:
@@ -793,18 +802,26 @@ class Waiting:
 
     count: int
     next_at: datetime | None
+    last_error: str = ""  # why the latest of them failed (the mail server's answer)
 
 
 def waiting(now: datetime | None = None) -> Waiting:
     """What waits for its backoff (``mail send`` and ``mail status`` say it)."""
     now = now or utcnow()
+    queued = (OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at > now)
     count, soonest = db.session.execute(
-        select(func.count(OutboxMessage.id), func.min(OutboxMessage.next_attempt_at)).where(
-            OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at > now
-        )
+        select(func.count(OutboxMessage.id), func.min(OutboxMessage.next_attempt_at)).where(*queued)
     ).one()
+    last_error = ""
+    if count:
+        last_error = db.session.scalar(
+            select(OutboxMessage.last_error)
+            .where(*queued)
+            .order_by(OutboxMessage.next_attempt_at.desc(), OutboxMessage.id.desc())
+            .limit(1)
+        )
     db.session.commit()
-    return Waiting(count or 0, soonest if count else None)
+    return Waiting(count or 0, soonest if count else None, last_error or "")
 
 
 def bring_forward(now: datetime | None = None) -> int:
