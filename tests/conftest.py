@@ -24,6 +24,16 @@ from . import factories
 
 PG_URL = os.environ.get("CALENDRIER_TEST_DATABASE_URL", "")
 
+
+def pytest_sessionstart(session):
+    """The statements the booking rules build once per process (``bookings._glance``,
+    ``_one_statement``) are built again by each test session: mutmut runs each mutant's
+    session in a process forked from one that had built them (tools/mutation.sh), and a
+    mutant of their building would otherwise never run."""
+    from calendrier.domain import bookings
+
+    bookings._GLANCE = bookings._ONE_STATEMENT = None
+
 # The day a test marked ``@pytest.mark.clock`` runs on: before every fixed date those tests
 # write (a clock change in 2027, a Friday 8 March 2030...), so they never expire.
 # tests/test_suite_hygiene.py refuses a date after today anywhere else in the suite.
