@@ -141,7 +141,7 @@ def test_a_worker_whose_claim_was_taken_over_does_not_send_it_again(smtp, make):
     assert len(ids) == 3
     age_claims()  # the slow worker is still talking to a hung server
     assert outbox.deliver(worker="rescuer").sent == 3  # the slow worker's claims were stale
-    assert not any(outbox._still_mine(i, slow) for i in ids)
+    assert not any(i in outbox._renew([i], slow, utcnow()) for i in ids)
     assert len(smtp.messages) == 3
 
 

@@ -33,7 +33,7 @@ def send(watch: bool, at_once: bool, interval: float, batch: int):
     Stopped by SIGTERM or Ctrl-C, a watching worker finishes the message in hand.
     """
     if at_once:
-        outbox.bring_forward()
+        click.echo(f"{outbox.bring_forward()} email(s) due for a retry later, tried now")
     if not watch:
         report = outbox.deliver_all(batch)
         click.echo(summary(report))

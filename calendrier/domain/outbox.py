@@ -380,11 +380,6 @@ def _renew(ids: list[int], worker: str, now: datetime) -> set[int]:
     return result
 
 
-def _still_mine(row_id: int, worker: str) -> bool:
-    """Renew the claim on one row; False if it was taken over."""
-    return row_id in _renew([row_id], worker, utcnow())
-
-
 def _write(row_id: int, worker: str, **values) -> None:
     """What became of a claimed row, in the current transaction (if it is still ours)."""
     db.session.execute(
