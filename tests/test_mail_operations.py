@@ -121,6 +121,21 @@ def test_a_refused_recipient_is_given_up_only_with_a_5xx(smtp, make, answers, st
 # --- what the operator reads and does ---------------------------------------------------
 
 
+def test_mail_send_counts_every_round_of_its_batches(runner, smtp, make):
+    occurrence = make.occurrence(capacity=10)
+    emails = [f"p{n}@example.org" for n in range(5)]
+    book(make, *emails, occurrence=occurrence)
+    # p1's booking cancelled: its confirmation no longer true; p3 has no such mailbox
+    found = rows()
+    rules.cancel_by_attendee(found["p1@example.org"].booking_id)
+    db.session.commit()
+    smtp.handler.refuse_recipients = {"p3@example.org": "550 5.1.1 No such user"}
+    result = runner.invoke(args=["mail", "send", "--batch", "2"])
+    # three rounds of at most 2 (and p1's cancellation email, sent in the third)
+    assert "sent 4, failed 1, skipped 1 (no longer true)" in result.output, result.output
+    assert outbox.deliver().claimed == 0  # nothing left for a fourth
+
+
 def test_mail_status_lists_every_state_with_its_count(runner, make):
     book(make, "ana@example.org")
     said = runner.invoke(args=["mail", "status"]).output.splitlines()
@@ -164,7 +179,9 @@ def test_send_now_tries_the_waiting_email_and_the_due_one_once_each(runner, one_
     retry_at = one_of_each["bruno@example.org"].next_attempt_at
     assert outbox.bring_forward(now=retry_at) == 0  # due then: nothing to bring forward
     result = runner.invoke(args=["mail", "send", "--now"])
-    assert "1 email(s) due for a retry later, tried now" in result.output  # Bruno's, not the given up
+    assert (
+        "1 email(s) due for a retry later, tried now" in result.output
+    )  # Bruno's, not the given up
     assert "sent 2, failed 0" in result.output  # Bruno's and Chloé's
     found = rows()
     assert found["ana@example.org"].status == "failed"

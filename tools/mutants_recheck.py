@@ -1,28 +1,36 @@
-"""Run again, each in a process of its own, the mutants mutmut left alive (by hand).
+"""Check again, against today's code and tests, the mutants a mutmut run left alive (by hand).
 
-mutmut runs each mutant's tests in a process forked from one that has run the whole
-selection, under a CPU-time limit of a few times the tests' measured cost. Tests that
-wait on a condition (a background sender's file, a worker's process) then come out
-"survived" or "timeout" from one run to the next. Here each survivor's tests (the ones
-mutmut's stats say reach its function) run in a fresh ``pytest -x`` with the mutant
-switched on, without a CPU limit, and the verdict is appended to a file as it comes, so
-an interrupted recheck goes on where it stopped:
+mutmut runs each mutant's tests in a process forked from one that ran the whole selection,
+under a CPU-time limit of a few times the tests' measured cost: tests that wait on a
+condition (the development sender's file, a worker process) come out "survived" or
+"timeout" from one run to the next. And once tests are added for its survivors, a run of
+an hour is the wrong way to see which they kill.
 
-    .venv/bin/python tools/mutants_recheck.py /tmp/mut-o            # every survivor
-    .venv/bin/python tools/mutants_recheck.py /tmp/mut-o 'x_deliver__*' --jobs 1
+Here each survivor of a kept workspace (``MUTATION_WORK=/tmp/mut-o bash tools/mutation.sh
+outbox``) is written into a scratch copy of this checkout, as mutmut shows it (its hunk
+found in the same function of today's file), and the tests that reach its function
+(mutmut's stats) plus ``--also`` files run in a fresh ``pytest -x``, without a CPU limit.
+A mutant whose lines are no longer in the function is "gone" (the code changed). Verdicts
+are appended to ``<workspace>/recheck.txt`` as they come, so an interrupted check goes on
+where it stopped:
 
-``/tmp/mut-o``: a workspace kept by ``MUTATION_WORK=/tmp/mut-o bash tools/mutation.sh``.
-Verdicts go to ``<workspace>/recheck.txt`` (``name: killed`` or ``name: survived``).
+    .venv/bin/python tools/mutants_recheck.py /tmp/mut-o --also tests/test_mail_operations.py
+    .venv/bin/python tools/mutants_recheck.py /tmp/mut-o 'x__release__*' --jobs 1
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import fnmatch
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import textwrap
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,16 +51,73 @@ def survivors(workspace: Path) -> list[str]:
     return names
 
 
-def verdict(workspace: Path, name: str, tests: list[str], limit: float) -> str:
-    env = {**os.environ, "MUTANT_UNDER_TEST": name}
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", *tests]
-    try:
-        done = subprocess.run(
-            command, cwd=workspace / "mutants", env=env, capture_output=True, timeout=limit
-        )
-    except subprocess.TimeoutExpired:
-        return "timeout"
-    return {0: "survived", 1: "killed"}.get(done.returncode, f"error {done.returncode}")
+def hunks(workspace: Path, name: str) -> tuple[str, list[tuple[str, str]]]:
+    """The mutated file and each hunk's (before, after) text, as ``mutmut show`` has them."""
+    shown = subprocess.run(
+        [str(MUTMUT), "show", name], cwd=workspace, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    path = next(line[4:].strip() for line in shown if line.startswith("+++ "))
+    found: list[tuple[list[str], list[str]]] = []
+    for line in shown:
+        if line.startswith("@@"):
+            found.append(([], []))
+        elif found and not line.startswith(("+++", "---")):
+            mark, text = line[:1], line[1:]
+            if mark in (" ", "-"):
+                found[-1][0].append(text)
+            if mark in (" ", "+"):
+                found[-1][1].append(text)
+    return path, [("\n".join(b) + "\n", "\n".join(a) + "\n") for b, a in found]
+
+
+def function_span(source: str, mangled: str) -> tuple[int, int] | None:
+    """Lines (from, to) of ``x_name`` or ``xǁClassǁname`` in ``source``, or None."""
+    short = mangled.rsplit(".", 1)[-1]
+    if short.startswith("xǁ"):
+        owner, function = short[2:].split("ǁ")
+    else:
+        owner, function = None, short[2:]
+    for node in ast.walk(ast.parse(source)):
+        at_top = owner is None and isinstance(node, ast.Module)
+        in_class = isinstance(node, ast.ClassDef) and node.name == owner
+        for item in node.body if at_top or in_class else []:
+            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name == function:
+                return item.lineno, item.end_lineno
+    return None
+
+
+def mutated(source: str, name: str, changes: list[tuple[str, str]]) -> str | None:
+    """``source`` with the mutant's hunks in its function; None if they are not there."""
+    span = function_span(source, name.rsplit("__mutmut_", 1)[0])
+    if span is None:
+        return None
+    lines = source.splitlines(keepends=True)
+    first, last = span[0] - 1, span[1]
+    original = "".join(lines[first:last])
+    indent = original[: len(original) - len(original.lstrip())]
+    body = textwrap.dedent(original)
+    for before, after in changes:
+        if body.count(before) != 1:
+            return None
+        body = body.replace(before, after)
+    return "".join(lines[:first]) + textwrap.indent(body, indent) + "".join(lines[last:])
+
+
+def scratch_tree() -> Path:
+    """A copy of this checkout's files (and its compiled catalogues and front-end packages)."""
+    tree = Path(tempfile.mkdtemp(prefix="calendrier-recheck."))
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        target = tree / os.fsdecode(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / os.fsdecode(name), target)
+    for compiled in (ROOT / "calendrier").rglob("*.mo"):
+        shutil.copy2(compiled, tree / compiled.relative_to(ROOT))
+    if (ROOT / "node_modules").exists():
+        (tree / "node_modules").symlink_to(ROOT / "node_modules")
+    return tree
 
 
 def main() -> None:
@@ -61,6 +126,7 @@ def main() -> None:
     parser.add_argument("patterns", nargs="*", help="mutant names (globs), default every survivor")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=float, default=900, help="seconds per mutant")
+    parser.add_argument("--also", action="append", default=[], help="a test file to add")
     args = parser.parse_args()
     workspace = args.workspace.resolve()
     stats = json.loads((workspace / "mutants" / "mutmut-stats.json").read_text())
@@ -73,25 +139,57 @@ def main() -> None:
     names = [
         n
         for n in survivors(workspace)
-        if n not in done and any(fnmatch.fnmatch(n, p) for p in wanted)
+        if n not in done and any(fnmatch.fnmatch(n, f"*{p}") for p in wanted)
     ]
-    print(f"{len(names)} to run again ({len(done)} already in {out})", flush=True)
+    print(f"{len(names)} to check ({len(done)} already in {out})", flush=True)
+    trees = [scratch_tree() for _ in range(args.jobs)]
+    free = list(trees)
+    lock = threading.Lock()
 
     def one(name: str) -> None:
-        tests = sorted(tests_of.get(name.rsplit("__mutmut_", 1)[0], []))
+        with lock:
+            tree = free.pop()
         started = time.monotonic()
-        result = verdict(workspace, name, tests, args.limit) if tests else "no tests"
-        with out.open("a") as file:
+        try:
+            result = check(tree, name)
+        finally:
+            with lock:
+                free.append(tree)
+        with lock, out.open("a") as file:
             file.write(f"{name}: {result}\n")
         print(f"{result:9} {time.monotonic() - started:6.1f} s  {name}", flush=True)
 
-    with ThreadPoolExecutor(args.jobs) as pool:
-        list(pool.map(one, names))
+    def check(tree: Path, name: str) -> str:
+        path, changes = hunks(workspace, name)
+        target = tree / path
+        source = target.read_text()
+        changed = mutated(source, name, changes)
+        if changed is None:
+            return "gone"
+        tests = sorted(tests_of.get(name.rsplit("__mutmut_", 1)[0], [])) + args.also
+        if not tests:
+            return "no tests"
+        target.write_text(changed)
+        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", *tests]
+        try:
+            done = subprocess.run(command, cwd=tree, capture_output=True, timeout=args.limit)
+        except subprocess.TimeoutExpired:
+            return "timeout"
+        finally:
+            target.write_text(source)
+        return {0: "survived", 1: "killed"}.get(done.returncode, f"error {done.returncode}")
+
+    try:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(one, names))
+    finally:
+        for tree in trees:
+            shutil.rmtree(tree, ignore_errors=True)
     verdicts = dict(line.rsplit(": ", 1) for line in out.read_text().splitlines() if line)
     counts: dict[str, int] = {}
     for result in verdicts.values():
         counts[result] = counts.get(result, 0) + 1
-    print("rechecked:", ", ".join(f"{n} {r}" for r, n in sorted(counts.items())))
+    print("checked:", ", ".join(f"{n} {r}" for r, n in sorted(counts.items())))
 
 
 if __name__ == "__main__":
