@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from calendrier.domain import bookings as rules
 from calendrier.domain import catalogue, privacy, questions
+from calendrier.domain.errors import InvalidInput
 from calendrier.extensions import db
 from calendrier.models import Answer, Booking, Question
 
@@ -304,3 +306,22 @@ def test_organisers_add_reorder_and_remove_questions_in_their_area(client, make)
     client.get("/manage/logout")
     log_in(client, stranger)
     assert client.get(url).status_code in (403, 404)
+
+
+def test_an_organiser_adding_a_booking_by_hand_may_leave_required_questions_unanswered(make):
+    """The attendee rang up: the organiser writes their name, not their employer. The same
+    booking through the public form is refused until the required answer is given."""
+    occurrence = make.occurrence(capacity=5)
+    questions.create_question(occurrence.event_id, label="Employeur", type="text", required=True)
+    organiser = make.user(organisation=occurrence.event.organisation)
+    db.session.commit()
+    by_hand = rules.BookingRequest(name="Ana", email="ana@example.org", seats=1, source="manage")
+    booking = rules.book(occurrence.id, by_hand, actor=organiser).booking
+    assert booking.status == "confirmed"
+    db.session.expire_all()
+    assert db.session.scalars(select(Answer).where(Answer.booking_id == booking.id)).all() == []
+    public = rules.BookingRequest(name="Bruno", email="bruno@example.org", seats=1)
+    with pytest.raises(InvalidInput) as refused:
+        rules.book(occurrence.id, public)
+    [message] = refused.value.messages()["answers"]
+    assert "Employeur" in message and "obligatoire" in message

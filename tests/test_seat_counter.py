@@ -328,3 +328,24 @@ def test_a_date_cancelled_before_a_booking_with_answers_takes_its_seats_refuses_
     assert_counts(oid, 0)
     db.session.expire_all()
     assert db.session.scalars(select(Booking).where(Booking.occurrence_id == oid)).all() == []
+
+
+def test_the_same_person_booking_twice_at_once_is_answered_with_the_one_booking(
+    app, make, is_postgres
+):
+    """Two submissions of the same form (a double tap on two connections): the second was
+    checked for an existing booking before the first was written, and the unique index
+    refuses its row. It is answered with the first one's booking, not an error."""
+    if not is_postgres:
+        pytest.skip("SQLite serialises every writer: no booking comes between the two")
+    oid = make.occurrence(capacity=5).id
+    db.session.commit()
+    with meanwhile(app, "WITH taken", lambda: rules.book(oid, person(1))) as other:
+        again = rules.book(oid, person(1))
+    first = other[0]
+    assert first.created and not again.created
+    assert again.booking.id == first.booking.id
+    assert again.booking.email == "p1@example.org" and again.booking.status == "confirmed"
+    assert_counts(oid, 1)
+    db.session.expire_all()
+    assert db.session.scalars(select(OutboxMessage.recipient)).all() == ["p1@example.org"]

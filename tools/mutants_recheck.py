@@ -16,6 +16,10 @@ where it stopped:
 
     .venv/bin/python tools/mutants_recheck.py /tmp/mut-o --also tests/test_mail_operations.py
     .venv/bin/python tools/mutants_recheck.py /tmp/mut-o 'x__release__*' --jobs 1
+    .venv/bin/python tools/mutants_recheck.py /tmp/mut-o --only-also --also tests/test_new.py
+
+``--only-also`` runs the ``--also`` files alone: which survivors do the new tests kill (a
+survivor they leave keeps mutmut's verdict). Its verdicts go to ``recheck-also.txt``.
 """
 
 from __future__ import annotations
@@ -127,11 +131,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=float, default=900, help="seconds per mutant")
     parser.add_argument("--also", action="append", default=[], help="a test file to add")
+    parser.add_argument(
+        "--only-also", action="store_true", help="run the --also files only (do they kill it?)"
+    )
     args = parser.parse_args()
     workspace = args.workspace.resolve()
     stats = json.loads((workspace / "mutants" / "mutmut-stats.json").read_text())
     tests_of = stats["tests_by_mangled_function_name"]
-    out = workspace / "recheck.txt"
+    out = workspace / ("recheck-also.txt" if args.only_also else "recheck.txt")
     done = {}
     if out.exists():
         done = dict(line.rsplit(": ", 1) for line in out.read_text().splitlines() if line)
@@ -166,7 +173,10 @@ def main() -> None:
         changed = mutated(source, name, changes)
         if changed is None:
             return "gone"
-        tests = sorted(tests_of.get(name.rsplit("__mutmut_", 1)[0], [])) + args.also
+        reaching = (
+            [] if args.only_also else sorted(tests_of.get(name.rsplit("__mutmut_", 1)[0], []))
+        )
+        tests = reaching + args.also
         if not tests:
             return "no tests"
         target.write_text(changed)
