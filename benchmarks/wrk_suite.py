@@ -16,7 +16,8 @@ bookings, and two dates of 1,000 seats for the rushes. Scenarios:
   confirmed cancelling at once (each cancellation confirms someone waiting);
 - ``events``, ``month``, ``event-page``: ``/events``, the month view and an event page;
 - ``feed``, ``feed-304``, ``calendar-304``: one event's ``.ics``, the same with
-  ``If-None-Match``, and the all-dates feed's ``304``.
+  ``If-None-Match``, and the all-dates feed's ``304``;
+- ``calendar``: the all-dates feed itself (about 7 MB), asked without a validator.
 
 Exits non-zero when a rush's result is wrong (not exactly the capacity, a server error).
 The machine may be busy: the ratios to /healthz measured in the same run are what counts.
@@ -305,6 +306,7 @@ def main() -> int:
             "month": f"/calendar/{following.tm_year}/{following.tm_mon}",
             "event-page": f"/events/{data['event']}",
             "feed": f"/events/{data['event']}.ics",
+            "calendar": "/calendar.ics",
         }
         for name, path in pages.items():
             if wanted(name):

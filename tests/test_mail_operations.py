@@ -109,6 +109,7 @@ def test_a_refusal_of_the_message_is_for_good_only_with_a_5xx(smtp, make, answer
     [
         ({"ana@example.org": "450 4.2.1 Mailbox busy"}, "queued"),
         ({"ana@example.org": "550 5.1.1 No such user"}, "failed"),
+        ({"ana@example.org": "500 5.5.2 Syntax error in the address"}, "failed"),
     ],
 )
 def test_a_refused_recipient_is_given_up_only_with_a_5xx(smtp, make, answers, status):
