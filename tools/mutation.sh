@@ -55,11 +55,12 @@ TESTS = {
     "bookings": [
         "booking_rules", "booking_lifecycle", "rules_guarded", "concurrency",
         "waitlist_concurrency", "attendee_page", "seat_counter", "seat_limits",
-        "questions", "emails", "reminders", "mail_waiting",
+        "questions", "emails", "reminders", "mail_waiting", "groups",
     ],
     "outbox": [
         "outbox_intents", "delivery", "mail", "emails", "mail_waiting", "reminders",
-        "feedback", "newsletter", "booking_rules", "faults",
+        "feedback", "newsletter", "booking_rules", "faults", "mail_operations",
+        "mail_submission",
     ],
     # privacy.py is also reached by these five: without them, their kills count as survivals
     "privacy": [
