@@ -145,6 +145,25 @@ def test_a_worker_whose_claim_was_taken_over_does_not_send_it_again(smtp, make):
     assert len(smtp.messages) == 3
 
 
+def test_a_worker_that_died_right_after_its_claim_leaves_the_emails_to_the_next(smtp, make):
+    queue(make, 2)
+    assert len(outbox.claim(10, "died-at-once")) == 2  # and never renewed or sent them
+    assert outbox.deliver(worker="next").sent == 0  # its claim is fresh: not taken over
+    with clock_set_to(utcnow() + outbox.STALE_CLAIM + timedelta(minutes=1)):
+        assert outbox.deliver(worker="next").sent == 2
+    assert len(smtp.messages) == 2
+
+
+def test_an_email_on_its_last_attempt_is_not_given_up_while_a_worker_sends_it(smtp, make):
+    queue(make, 1)
+    db.session.execute(update(OutboxMessage).values(attempts=outbox.MAX_ATTEMPTS - 1))
+    db.session.commit()
+    [row_id] = outbox.claim(10, "sending-it")  # its 12th attempt, in hand
+    assert outbox.claim(10, "another") == []  # another worker's round meanwhile
+    assert statuses() == {"sending": 1}
+    assert outbox._renew([row_id], "sending-it", utcnow()) == {row_id}  # still its own
+
+
 def test_a_worker_stopped_mid_round_leaves_what_was_taken_over_meanwhile(app, smtp, make):
     # Claims are renewed a group at a time: a worker that stops for longer than
     # STALE_CLAIM between two messages (a frozen VM, a paused process) must see, when it

@@ -119,6 +119,26 @@ def test_a_refused_recipient_is_given_up_only_with_a_5xx(smtp, make, answers, st
     assert rows()["ana@example.org"].status == status
 
 
+def test_one_round_counts_each_refusal_each_broken_email_and_each_untrue_one(runner, smtp, make):
+    occurrence = make.occurrence(capacity=10)
+    book(make, *[f"p{n}@example.org" for n in range(4)], occurrence=occurrence)
+    found = rows()
+    for n in (2, 3):  # their confirmations are no longer true
+        rules.cancel_by_attendee(found[f"p{n}@example.org"].booking_id)
+    db.session.commit()
+    # two emails of a kind nothing renders (a module missing from this server)
+    for n in (4, 5):
+        outbox.queue("a-kind-from-elsewhere", f"p{n}@example.org")
+    db.session.commit()
+    smtp.handler.refuse_recipients = {
+        "p0@example.org": "550 5.1.1 No such user",
+        "p1@example.org": "550 5.1.1 No such user",
+    }
+    # in id order: two refused, two untrue, the two cancellations sent, two broken
+    result = runner.invoke(args=["mail", "send"])
+    assert "sent 2, failed 4, skipped 2 (no longer true)" in result.output, result.output
+
+
 # --- what the operator reads and does ---------------------------------------------------
 
 
@@ -226,7 +246,7 @@ def test_a_server_that_never_answers_costs_the_configured_timeout_not_a_hung_wor
     server = SMTPServer(hold_after=0).start()  # takes the message, never answers
     point_mail_at(app, server.port)
     app.config["MAIL_TIMEOUT"] = 1
-    book(make, "ana@example.org")
+    book(make, "ana@example.org", "bruno@example.org", "chloe@example.org")
     reports = []
 
     def deliver():
@@ -246,9 +266,14 @@ def test_a_server_that_never_answers_costs_the_configured_timeout_not_a_hung_wor
         worker.join(60)
     assert not alive  # a worker without a timeout would wait for ever
     assert took < 9  # 1 s, not the 10 s default: MAIL_TIMEOUT is what it waits
-    assert reports[0].failed == 1
-    row = rows()["ana@example.org"]
-    assert row.status == "queued" and "timed out" in row.last_error
+    assert reports[0].failed == 3
+    found = rows()
+    assert found["ana@example.org"].status == "queued"
+    assert "timed out" in found["ana@example.org"].last_error
+    # the two behind it were not tried on a dead line: put back at once, no attempt counted
+    for email in ("bruno@example.org", "chloe@example.org"):
+        assert found[email].status == "queued" and found[email].attempts == 0
+        assert found[email].last_error == "not tried: the connection to the mail server was lost"
 
 
 # --- defaults and integrations ----------------------------------------------------------
