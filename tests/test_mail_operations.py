@@ -385,3 +385,67 @@ def test_each_reader_gets_their_own_link_byte_for_byte_as_the_email_package_writ
         assert parsed["List-Unsubscribe"] == f"<{link}>"
         plain = parsed.get_body(("plain",)).get_content()
         assert link in plain and "@@" not in plain
+
+
+# --- what each email carries ------------------------------------------------------------
+
+
+def attachments(message) -> dict[str, tuple[str, str]]:
+    """{filename: (content type, disposition)} of a received email's attachments."""
+    return {
+        part.get_filename(): (part.get_content_type(), part.get_content_disposition())
+        for part in message.walk()
+        if part.get_filename()
+    }
+
+
+def test_an_email_written_before_the_upgrade_keeps_its_html_calendar_and_check_in_code(smtp):
+    ics = "BEGIN:VCALENDAR\r\nMETHOD:CANCEL\r\nEND:VCALENDAR\r\n"
+    db.session.add(
+        OutboxMessage(
+            kind="cancelled",
+            recipient="old@example.org",
+            subject="Written long ago",
+            body_text="The text as it was rendered.",
+            body_html="<p>The page as it was rendered.</p>",
+            ics=ics,
+            ics_method="CANCEL",
+            check_in_url="https://agenda.example.org/check-in/abc",
+            snapshot={},
+        )
+    )
+    db.session.commit()
+    assert outbox.deliver().sent == 1
+    [message] = smtp.messages
+    assert "The page as it was rendered." in message.get_body(("html",)).get_content()
+    assert attachments(message) == {
+        "cancel.ics": ("text/calendar", "attachment"),
+        "check-in.png": ("image/png", "inline"),
+    }
+    [calendar] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert calendar.get_param("method") == "CANCEL" and "METHOD:CANCEL" in calendar.get_content()
+
+
+def test_a_confirmation_comes_from_the_cluster_with_its_invitation(smtp, make):
+    book(make, "ana@example.org")
+    assert outbox.deliver().sent == 1
+    [message] = smtp.messages
+    assert message["From"] == "Agenda <agenda@example.org>"  # the site's name, MAIL_DEFAULT_SENDER
+    assert len(message.get_all("From")) == 1
+    assert attachments(message)["invitation.ics"] == ("text/calendar", "attachment")
+
+
+@pytest.mark.parametrize(
+    ("public_url", "domain"),
+    [
+        ("http://127.0.0.1:5000", "127.0.0.1"),
+        ("https://agenda.example.org/pole-image/", "agenda.example.org"),
+    ],
+)
+def test_the_message_id_names_the_sites_host(app, smtp, make, public_url, domain):
+    app.config["PUBLIC_URL"] = public_url
+    book(make, "ana@example.org")
+    outbox.deliver()
+    [message] = smtp.messages
+    row = rows()["ana@example.org"]
+    assert message["Message-ID"] == f"<outbox-{row.id}@{domain}>"

@@ -101,6 +101,8 @@ def mutated(source: str, name: str, changes: list[tuple[str, str]]) -> str | Non
     indent = original[: len(original) - len(original.lstrip())]
     body = textwrap.dedent(original)
     for before, after in changes:
+        if body.count(before) != 1 and before.startswith("\n") and after.startswith("\n"):
+            before, after = before[1:], after[1:]  # the blank line above the function
         if body.count(before) != 1:
             return None
         body = body.replace(before, after)
