@@ -34,6 +34,7 @@ def pytest_sessionstart(session):
 
     bookings._GLANCE = bookings._ONE_STATEMENT = None
 
+
 # The day a test marked ``@pytest.mark.clock`` runs on: before every fixed date those tests
 # write (a clock change in 2027, a Friday 8 March 2030...), so they never expire.
 # tests/test_suite_hygiene.py refuses a date after today anywhere else in the suite.
