@@ -32,7 +32,8 @@ def pytest_sessionstart(session):
     mutant of their building would otherwise never run."""
     from calendrier.domain import bookings
 
-    bookings._GLANCE = bookings._ONE_STATEMENT = None
+    bookings._GLANCE = None
+    bookings._ONE_STATEMENTS.clear()
 
 
 # The day a test marked ``@pytest.mark.clock`` runs on: before every fixed date those tests

@@ -484,7 +484,7 @@ def _book_in_one_statement(
     """``_take_while_seats_are_free`` on PostgreSQL, for a booking without answers.
 
     The seats, the booking, its email and its audit entry are written by one statement
-    (``_ONE_STATEMENT``), then committed: two round trips. The rows are those
+    (``_one_statement``), then committed: two round trips. The rows are those
     ``_new_booking`` writes, from the same functions.
     """
     booking = Booking(**_booking_fields(occurrence, request, BookingStatus.CONFIRMED, now))
@@ -493,15 +493,15 @@ def _book_in_one_statement(
     entry = audit.entry_fields(
         None, "booking.created", booking, **_about(None, booking, _creation(booking, False))
     )
-    values = {
-        "occurrence_id": occurrence.id,
-        "seats": booking.seats,
-        "updated_at": now,
-        **_row_values(Booking.__table__, "b_", _columns_of(booking), "occurrence_id"),
-        **_row_values(OutboxMessage.__table__, "m_", email, "booking_id"),
-        **_row_values(AuditEntry.__table__, "a_", entry, "object_id"),
-    }
-    row = db.session.execute(_one_statement(), values).first()
+    rows = (
+        _row_values(Booking.__table__, "b_", _columns_of(booking), "occurrence_id"),
+        _row_values(OutboxMessage.__table__, "m_", email, "booking_id"),
+        _row_values(AuditEntry.__table__, "a_", entry, "object_id"),
+    )
+    values = {"occurrence_id": occurrence.id, "seats": booking.seats, "updated_at": now}
+    for row_values in rows:
+        values.update(row_values)
+    row = db.session.execute(_one_statement(*(tuple(r) for r in rows)), values).first()
     if row is None:  # the seats no longer fit (or the date was cancelled): nothing written
         db.session.rollback()
         return None
@@ -515,31 +515,29 @@ def _book_in_one_statement(
     return booking
 
 
-_ONE_STATEMENT = None
+_ONE_STATEMENTS: dict = {}
 
 
-def _insert_from(table, prefix: str, key: str, source, returning: bool = True):
+def _insert_from(table, prefix: str, key: str, source, names: tuple[str, ...], returning=True):
     """``INSERT INTO table SELECT :prefix_column..., source.id FROM source`` as a CTE.
 
-    Every column but the id is a parameter named ``prefix`` + its name (``_row_values``
-    gives them, defaults included: a CTE's are not filled in by SQLAlchemy), but ``key``,
-    which is ``source``'s id.
+    The columns are ``key``, which is ``source``'s id, and those of ``names`` (the
+    parameters ``_row_values`` gives, each ``prefix`` + a column's name).
     """
-    columns = [c for c in table.c if c.key != "id"]
-    selected = select(
-        *(
-            source.c.id if c.key == key else bindparam(f"{prefix}{c.key}", type_=c.type)
-            for c in columns
-        )
-    )
-    statement = insert(table).from_select([c.key for c in columns], selected)
+    columns = [table.c[name.removeprefix(prefix)] for name in names]
+    selected = select(source.c.id, *(bindparam(f"{prefix}{c.key}", type_=c.type) for c in columns))
+    statement = insert(table).from_select([key, *(c.key for c in columns)], selected)
     if returning:
         statement = statement.returning(table.c.id)
     return statement.cte(f"{table.name}_written")
 
 
 def _row_values(table, prefix: str, values: dict, key: str) -> dict:
-    """The parameters ``_insert_from`` names, from a row's ``values`` and its defaults."""
+    """The parameters ``_insert_from`` names, from a row's ``values`` and its defaults.
+
+    A column left empty (NULL, and no default in the database) is left out: the
+    statement then has fewer parameters (under 50, psycopg keeps its parsed form).
+    """
     out = {}
     for column in table.c:
         if column.key in ("id", key):
@@ -552,21 +550,23 @@ def _row_values(table, prefix: str, values: dict, key: str) -> dict:
             value = column.default.arg(None)
         else:
             value = None
-        out[f"{prefix}{column.key}"] = value
+        if value is not None or column.server_default is not None:
+            out[f"{prefix}{column.key}"] = value
     return out
 
 
-def _one_statement():
+def _one_statement(booking: tuple[str, ...], email: tuple[str, ...], entry: tuple[str, ...]):
     """``WITH taken AS (UPDATE occurrence ... RETURNING), b AS (INSERT booking ...), ...``.
 
     The conditional UPDATE of ``_take_seats_at_once`` comes first, and each INSERT selects
     from the one before it, so that nothing is written when the seats do not fit. Built
-    once, with its values as parameters (``b_``: the booking, ``m_``: its email, ``a_``:
-    its audit entry).
+    once for each set of columns filled (the parameters named, ``b_``: the booking,
+    ``m_``: its email, ``a_``: its audit entry): a handful in all.
     """
-    global _ONE_STATEMENT
-    if _ONE_STATEMENT is not None:
-        return _ONE_STATEMENT
+    key = (booking, email, entry)
+    statement = _ONE_STATEMENTS.get(key)
+    if statement is not None:
+        return statement
     dates = Occurrence.__table__
     seats = bindparam("seats", type_=Integer)
     taken = (
@@ -580,16 +580,17 @@ def _one_statement():
         .returning(dates.c.id, dates.c.seats_taken)
         .cte("taken")
     )
-    written = _insert_from(Booking.__table__, "b_", "occurrence_id", taken)
-    _ONE_STATEMENT = (
+    written = _insert_from(Booking.__table__, "b_", "occurrence_id", taken, booking)
+    statement = (
         select(written.c.id, taken.c.seats_taken)
         .select_from(written.join(taken, true()))
         .add_cte(
-            _insert_from(OutboxMessage.__table__, "m_", "booking_id", written, returning=False),
-            _insert_from(AuditEntry.__table__, "a_", "object_id", written, returning=False),
+            _insert_from(OutboxMessage.__table__, "m_", "booking_id", written, email, False),
+            _insert_from(AuditEntry.__table__, "a_", "object_id", written, entry, False),
         )
     )
-    return _ONE_STATEMENT
+    _ONE_STATEMENTS[key] = statement
+    return statement
 
 
 def _may_take_at_once(occurrence: Occurrence, request: BookingRequest, now: datetime) -> bool:
