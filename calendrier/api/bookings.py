@@ -74,8 +74,8 @@ def _booking_rate_limit() -> str:
 
 @bp.route(f"/occurrences/{ID_RULE}/bookings", methods=["POST"], parameters=[OCCURRENCE_ID])
 @limiter.limit(_booking_rate_limit)
-@bp.arguments(IdempotencySchema, location="headers")
-@bp.arguments(BookingRequestSchema)
+@bp.arguments(IdempotencySchema(), location="headers")
+@bp.arguments(BookingRequestSchema())
 @bp.response(201, BookingCreatedSchema)
 @bp.alt_response(404, schema=ErrorSchema, description="No public occurrence has this id.")
 @bp.alt_response(

@@ -95,7 +95,7 @@ def _paged(items, filters: listing.Filters, total: int):
 
 
 @bp.route("/events")
-@bp.arguments(FilterArgs, location="query")
+@bp.arguments(FilterArgs(), location="query")
 @bp.response(200, EventSchema(many=True), headers=PAGE_HEADERS)
 @bp.alt_response(422, schema=ErrorSchema, description="Invalid filters, listed in `errors`.")
 def events(args: dict):
@@ -115,7 +115,7 @@ def events(args: dict):
 
 
 @bp.route("/occurrences")
-@bp.arguments(FilterArgs, location="query")
+@bp.arguments(FilterArgs(), location="query")
 @bp.response(200, OccurrenceSchema(many=True), headers=PAGE_HEADERS)
 @bp.alt_response(422, schema=ErrorSchema, description="Invalid filters, listed in `errors`.")
 def occurrences(args: dict):

@@ -99,7 +99,7 @@ INVALID_RULES = {
 
 @bp.route("/venues", methods=["POST"])
 @organiser_only(bp)
-@bp.arguments(VenueCreateSchema)
+@bp.arguments(VenueCreateSchema())
 @bp.response(201, VenueSchema)
 @bp.alt_response(422, **INVALID_RULES)
 def create_venue(data: dict):
@@ -110,7 +110,7 @@ def create_venue(data: dict):
 
 @bp.route("/events", methods=["POST"])
 @organiser_only(bp)
-@bp.arguments(EventCreateSchema)
+@bp.arguments(EventCreateSchema())
 @bp.response(201, EventSchema)
 @bp.alt_response(422, **INVALID_RULES)
 def create_event(data: dict):
@@ -136,7 +136,7 @@ def create_event(data: dict):
 
 @bp.route(f"/events/{SLUG_RULE}/occurrences", methods=["POST"], parameters=[EVENT_SLUG])
 @organiser_only(bp)
-@bp.arguments(OccurrenceCreateSchema)
+@bp.arguments(OccurrenceCreateSchema())
 @bp.response(201, OccurrenceSchema)
 @bp.alt_response(404, schema=ErrorSchema, description="No event has this slug.")
 @bp.alt_response(422, **INVALID_RULES)
@@ -152,7 +152,7 @@ def create_occurrence(data: dict, slug: str):
 
 @bp.route(f"/occurrences/{ID_RULE}", methods=["PATCH"], parameters=[OCCURRENCE_ID])
 @organiser_only(bp)
-@bp.arguments(OccurrencePatchSchema)
+@bp.arguments(OccurrencePatchSchema())
 @bp.response(200, OccurrenceSchema)
 @bp.alt_response(404, **NOT_FOUND)
 @bp.alt_response(409, **TRANSITION)
@@ -195,7 +195,7 @@ def _booking_action(reference: str, action) -> Booking:
 
 @bp.route(f"/bookings/{REFERENCE_RULE}/check-in", methods=["POST"], parameters=[BOOKING_REFERENCE])
 @organiser_only(bp)
-@bp.arguments(CheckInSchema, required=False)
+@bp.arguments(CheckInSchema(), required=False)
 @bp.response(200, AttendeeSchema)
 @bp.alt_response(404, **NOT_FOUND)
 @bp.alt_response(409, **TRANSITION)
@@ -245,7 +245,7 @@ def reject(reference: str):
     f"/bookings/{REFERENCE_RULE}/attendance", methods=["POST"], parameters=[BOOKING_REFERENCE]
 )
 @organiser_only(bp)
-@bp.arguments(AttendanceSchema)
+@bp.arguments(AttendanceSchema())
 @bp.response(200, AttendanceResultSchema)
 @bp.alt_response(404, **NOT_FOUND)
 @bp.alt_response(409, **TRANSITION)
@@ -314,7 +314,7 @@ def _managed_question(question_id: int) -> Question:
 
 @bp.route(f"/events/{SLUG_RULE}/questions", methods=["POST"], parameters=[EVENT_SLUG])
 @organiser_only(bp)
-@bp.arguments(QuestionCreateSchema)
+@bp.arguments(QuestionCreateSchema())
 @bp.response(201, QuestionSchema)
 @bp.alt_response(404, schema=ErrorSchema, description="No event has this slug.")
 @bp.alt_response(422, **INVALID)
@@ -335,7 +335,7 @@ def create_question(data: dict, slug: str):
     parameters=[QUESTION_ID],
 )
 @organiser_only(bp)
-@bp.arguments(QuestionPatchSchema)
+@bp.arguments(QuestionPatchSchema())
 @bp.response(200, QuestionSchema)
 @bp.alt_response(404, **NOT_FOUND)
 @bp.alt_response(422, **INVALID)
