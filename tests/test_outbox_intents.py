@@ -135,6 +135,7 @@ def test_an_email_rendered_before_the_upgrade_is_sent_as_written(smtp, make):
     [message] = smtp.messages
     assert message["Subject"] == "Written long ago"
     assert "The text as it was rendered." in text(message)
+    assert message.get_body(("html",)) is None  # it had no HTML part: none is made up
 
 
 def test_a_renderer_that_breaks_is_retried_not_lost(smtp):
