@@ -25,6 +25,7 @@ from calendrier.extensions import db
 from calendrier.models import OutboxMessage
 from calendrier.timeutil import clock_set_to, utcnow
 
+from .interleave import meanwhile
 from .smtp import SMTPServer, free_port, point_mail_at
 from .test_concurrency import run_at_once
 
@@ -143,6 +144,23 @@ def test_a_worker_whose_claim_was_taken_over_does_not_send_it_again(smtp, make):
     assert outbox.deliver(worker="rescuer").sent == 3  # the slow worker's claims were stale
     assert not any(i in outbox._renew([i], slow, utcnow()) for i in ids)
     assert len(smtp.messages) == 3
+
+
+def test_two_workers_claiming_at_the_same_moment_take_different_emails_without_waiting(
+    app, make, is_postgres
+):
+    if not is_postgres:
+        pytest.skip("SQLite has one writer at a time: the second claim waits for the first's")
+    queue(make, 4)
+    # the first worker has locked its two rows and not yet marked them its own when the
+    # second claims: it takes the other two at once (SKIP LOCKED), instead of waiting on
+    # the first's rows, which waits on it here (the test would time out)
+    claim = "UPDATE outbox SET status=%(status)s::VARCHAR, attempts"  # not the give-up one
+    with meanwhile(app, claim, lambda: outbox.claim(2, "second")) as second:
+        first = outbox.claim(2, "first")
+    assert len(first) == 2 and len(second[0]) == 2
+    assert set(first).isdisjoint(second[0])
+    assert statuses() == {"sending": 4}
 
 
 def test_a_worker_that_died_right_after_its_claim_leaves_the_emails_to_the_next(smtp, make):
