@@ -400,3 +400,20 @@ def test_the_development_sender_ends_its_round_before_the_app_goes(app, client, 
     assert not sender.thread.is_alive()
     db.session.remove()
     assert db.engine.pool.checkedout() == 0
+
+
+def test_an_email_is_due_from_the_moment_set_and_a_claim_is_stale_only_after_stale_claim(make):
+    queue(make, 1)
+    [row] = db.session.scalars(select(OutboxMessage)).all()
+    due = row.next_attempt_at
+    db.session.commit()
+    assert outbox.claim(10, "early", now=due - timedelta(microseconds=1)) == []
+    [row_id] = outbox.claim(10, "on-time", now=due)
+    claimed = due
+    # a worker that went quiet exactly STALE_CLAIM ago may still be sending it
+    assert outbox.claim(10, "rescuer", now=claimed + outbox.STALE_CLAIM) == []
+    later = claimed + outbox.STALE_CLAIM + timedelta(microseconds=1)
+    assert outbox.claim(10, "rescuer", now=later) == [row_id]
+    db.session.expire_all()
+    row = db.session.get(OutboxMessage, row_id)
+    assert (row.claimed_by, row.attempts) == ("rescuer", 2)
