@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from calendrier.accounts import issue_api_token
-from calendrier.domain import attendees, outbox, privacy, questions, trainings
+from calendrier.domain import attendees, newsletter, outbox, privacy, questions, trainings
 from calendrier.domain import bookings as rules
 from calendrier.extensions import db
 from calendrier.models import Answer, ApiToken, AuditEntry, Booking, Feedback, OutboxMessage
@@ -298,3 +298,110 @@ def test_anything_held_counts_as_something_to_show():
     assert not privacy.holds_anything(nothing)
     for key in ("bookings", "emails", "history", "organiser_account", "newsletter"):
         assert privacy.holds_anything(nothing | {key: [{"x": 1}]}), key
+
+
+# --- what the full run of mutmut over privacy.py found next ---------------------------
+
+
+def booked(occurrence, name: str) -> Booking:
+    """One seat for ``name``, at ``name.lower()@example.org``."""
+    request = rules.BookingRequest(name=name, email=f"{name.lower()}@example.org", seats=1)
+    return rules.book(occurrence.id, request).booking
+
+
+def test_erasure_blanks_an_email_rendered_before_the_upgrade_and_no_one_elses(make):
+    occurrence = make.occurrence(capacity=5)
+    ana = booked(occurrence, "Ana")
+    bob = booked(occurrence, "Bob")
+    ana_id, bob_id = ana.id, bob.id
+    # an email written whole before the intents: its text says who it was for
+    db.session.execute(
+        OutboxMessage.__table__.update()
+        .where(OutboxMessage.booking_id == ana_id)
+        .values(
+            body_text="Bonjour Ana Martin, ana@example.org",
+            body_html="<p>Bonjour Ana Martin</p>",
+            ics="BEGIN:VCALENDAR\r\nATTENDEE:mailto:ana@example.org\r\nEND:VCALENDAR\r\n",
+            check_in_url="https://agenda.example.org/check-in/ana-token",
+            last_error="550 ana@example.org: mailbox full",
+        )
+    )
+    db.session.commit()
+
+    assert privacy.erase("ana@example.org").emails == 1
+
+    db.session.expire_all()
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.booking_id == ana_id))
+    assert (mail.body_text, mail.body_html, mail.ics, mail.check_in_url) == (None, "", None, None)
+    assert mail.last_error == "anonymised before it was sent" and mail.status == "failed"
+    bobs = db.session.scalar(select(OutboxMessage).where(OutboxMessage.booking_id == bob_id))
+    assert (bobs.recipient, bobs.status, bobs.last_error) == ("bob@example.org", "queued", "")
+
+
+def test_erasure_counts_no_email_when_none_was_kept(make):
+    occurrence = make.occurrence(capacity=5)
+    ana = booked(occurrence, "Ana")
+    # a booking brought in from another system, say, with no email ever written for it
+    db.session.execute(OutboxMessage.__table__.delete().where(OutboxMessage.booking_id == ana.id))
+    db.session.commit()
+    report = privacy.erase("ana@example.org")
+    assert (report.bookings, report.emails) == (1, 0)
+
+
+def test_erasure_cancels_the_dates_to_come_at_the_time_it_is_asked(make):
+    occurrence = make.occurrence(capacity=5)
+    ana = booked(occurrence, "Ana")
+    asked = utcnow().replace(microsecond=0) - timedelta(minutes=5)
+    assert privacy.erase("ana@example.org", now=asked).cancelled == 1
+    db.session.expire_all()
+    booking = db.session.get(Booking, ana.id)
+    assert (booking.status, booking.cancelled_at, booking.anonymised_at) == (
+        "cancelled",
+        asked,
+        asked,
+    )
+
+
+def test_export_shows_when_a_booking_was_cancelled_and_when_the_export_was_made(make):
+    occurrence = make.occurrence(capacity=5)
+    ana = booked(occurrence, "Ana")
+    rules.cancel_by_attendee(ana.id)
+    db.session.expire_all()
+    cancelled_at = db.session.get(Booking, ana.id).cancelled_at
+    made = utcnow().replace(microsecond=0)
+    data = privacy.export("ana@example.org", now=made)
+    assert data["generated_at"] == made.isoformat()
+    [booking] = data["bookings"]
+    assert booking["status"] == "cancelled" and booking["cancelled_at"] == cancelled_at.isoformat()
+
+
+def test_export_holds_the_emails_sent_to_the_address_about_no_booking(make):
+    newsletter.subscribe("Ana@Example.org", "fr", True)
+    data = privacy.export("ana@example.org")
+    assert [(m["kind"], m["recipient"]) for m in data["emails"]] == [
+        ("newsletter_confirm", "ana@example.org")
+    ]
+
+
+def test_export_history_is_that_of_the_persons_bookings_not_of_a_date_with_the_same_id(make):
+    occurrence = make.occurrence(capacity=5)
+    ana = booked(occurrence, "Ana")
+    about_a_date = AuditEntry(
+        at=utcnow(),
+        action="occurrence.capacity_changed",
+        object_type="occurrence",
+        object_id=ana.id,  # the same number, another table
+        details={"capacity": 3},
+    )
+    db.session.add(about_a_date)
+    db.session.commit()
+    history = privacy.export("ana@example.org")["history"]
+    assert history and {h["action"] for h in history} == {"booking.created"}
+
+
+def test_purge_forgets_unconfirmed_subscriptions_by_the_clock_it_is_given(make):
+    newsletter.subscribe("ana@example.org", "fr", True)
+    assert privacy.purge(365).subscriptions == 0  # asked just now: still waiting
+    later = utcnow() + timedelta(days=newsletter.PENDING_DAYS, minutes=1)
+    assert privacy.purge(365, now=later).subscriptions == 1
+    assert newsletter.export("ana@example.org") is None
