@@ -408,3 +408,31 @@ def test_purge_forgets_unconfirmed_subscriptions_by_the_clock_it_is_given(make):
     later = utcnow() + timedelta(days=newsletter.PENDING_DAYS, minutes=1)
     assert privacy.purge(365, now=later).subscriptions == 1
     assert newsletter.export("ana@example.org") is None
+
+
+def test_export_lists_bookings_emails_and_history_in_the_order_they_happened(make):
+    # a booking brought in later from another system happened first: its times say so
+    first, second = make.occurrence(capacity=5), make.occurrence(capacity=5)
+    later, earlier = booked(first, "Ana"), booked(second, "Ana")
+    back_then = utcnow().replace(microsecond=0) - timedelta(days=30)
+    for table, column, key in (
+        (Booking.__table__, "created_at", Booking.id),
+        (OutboxMessage.__table__, "created_at", OutboxMessage.booking_id),
+        (AuditEntry.__table__, "at", AuditEntry.object_id),
+    ):
+        db.session.execute(table.update().where(key == earlier.id).values({column: back_then}))
+    db.session.commit()
+    data = privacy.export("ana@example.org")
+    assert [b["id"] for b in data["bookings"]] == [earlier.id, later.id]
+    written = [m["created_at"] for m in data["emails"]]
+    assert written[0] == back_then.isoformat() and written == sorted(written)
+    assert [h["booking_id"] for h in data["history"]] == [earlier.id, later.id]
+
+
+def test_erasure_keeps_a_booking_whose_date_begins_that_very_moment(make):
+    occurrence = make.occurrence(capacity=5)
+    ana = booked(occurrence, "Ana")
+    report = privacy.erase("ana@example.org", now=occurrence.starts_at)
+    assert (report.cancelled, report.bookings) == (0, 1)  # anonymised, its seat still taken
+    db.session.expire_all()
+    assert db.session.get(Booking, ana.id).status == "confirmed"
