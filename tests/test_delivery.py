@@ -163,6 +163,31 @@ def test_two_workers_claiming_at_the_same_moment_take_different_emails_without_w
     assert statuses() == {"sending": 4}
 
 
+def test_a_worker_that_lost_one_email_to_another_still_sends_the_rest_of_its_batch(
+    app, smtp, make, is_postgres
+):
+    if not is_postgres:
+        pytest.skip("SQLite has one writer at a time: the takeover would wait for the worker")
+    queue(make, 3)
+    first = min(db.session.scalars(select(OutboxMessage.id)))
+    db.session.commit()
+
+    def take_over_the_first():  # another worker, after this one's claim went stale
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == first)
+            .values(claimed_by="rescuer", claimed_at=utcnow())
+        )
+        db.session.commit()
+        return True
+
+    with meanwhile(app, "UPDATE outbox SET claimed_at", take_over_the_first):
+        report = outbox.deliver(worker="slow")
+    assert (report.claimed, report.sent) == (3, 2)  # the other two did not wait
+    assert len(smtp.messages) == 2
+    assert statuses() == {"sending": 1, "sent": 2}  # the first is the rescuer's to send
+
+
 def test_a_worker_that_died_right_after_its_claim_leaves_the_emails_to_the_next(smtp, make):
     queue(make, 2)
     assert len(outbox.claim(10, "died-at-once")) == 2  # and never renewed or sent them
