@@ -243,3 +243,23 @@ def test_an_email_sent_just_before_a_renderer_fails_stays_recorded_as_sent(smtp)
         "dan@example.org": "skipped",
     }
     assert sorted(m["To"] for m in smtp.messages) == ["ana@example.org", "cyd@example.org"]
+
+
+def test_an_email_with_a_very_long_subject_goes_once_and_its_record_keeps_what_fits(smtp):
+    subject = "Programme du mois : " + "projections, ateliers, visites ; " * 12  # 400+
+    outbox.queue("long", "ana@example.org")
+    db.session.commit()
+
+    @outbox.renders("long")
+    def long(row):
+        return outbox.Email(subject=subject, text="Le programme.")
+
+    try:
+        assert outbox.deliver_all().sent == 1
+        assert outbox.deliver_all().claimed == 0  # recorded as sent: never sent again
+    finally:
+        del outbox.RENDERERS["long"]
+    [message] = smtp.messages
+    assert " ".join(str(message["Subject"]).split()) == " ".join(subject.split())
+    [row] = rows()
+    assert row.status == "sent" and row.subject == subject[:300]  # the column's length
