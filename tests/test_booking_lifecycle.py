@@ -284,6 +284,16 @@ def test_organiser_adds_a_booking_by_hand_outside_the_window_but_within_capacity
     assert entry.user_id == organiser.id and entry.details["override_capacity"] is True
 
 
+def test_organiser_adding_a_booking_for_exactly_the_seats_left_fills_the_date(make):
+    occurrence = make.occurrence(capacity=5, waitlist=True)
+    organiser = make.user(organisation=occurrence.event.organisation)
+    book(occurrence, "a@example.org", seats=3)
+    by_hand = rules.book(occurrence.id, request(seats=2), actor=organiser).booking
+    assert by_hand.status == "confirmed"  # not sent to the waiting list with two seats free
+    assert rules.seats_taken(occurrence.id) == 5
+    assert book(occurrence, "c@example.org").status == "waitlisted"
+
+
 def test_seat_count_below_one_is_refused_even_for_organisers(make):
     occurrence = make.occurrence()
     organiser = make.user(organisation=occurrence.event.organisation)
