@@ -56,6 +56,8 @@ TESTS = {
         "booking_rules", "booking_lifecycle", "rules_guarded", "concurrency",
         "waitlist_concurrency", "attendee_page", "seat_counter", "seat_limits",
         "questions", "emails", "reminders", "mail_waiting", "groups", "security_review",
+        "organiser_rules_pinned", "public_rules_pinned", "accessibility",
+        "wheelchair_concurrency",
     ],
     "outbox": [
         "outbox_intents", "delivery", "mail", "emails", "mail_waiting", "reminders",
