@@ -129,6 +129,8 @@ def test_seats_check_reports_and_fixes_a_wrong_counter(app, make, runner):
     oid = occurrence.id
     rules.book(oid, person(1, 4))
     waiting = rules.book(oid, person(2, 1)).booking
+    other = make.occurrence(capacity=5).id  # another date's bookings are not this one's
+    rules.book(other, person(3, 1))
     result = runner.invoke(args=["seats", "check"])
     assert result.exit_code == 0, result.output
     assert "every seat counter matches" in result.output
@@ -144,6 +146,7 @@ def test_seats_check_reports_and_fixes_a_wrong_counter(app, make, runner):
     assert "(fixed)" in result.output
     assert db.session.get(Booking, waiting.id).status == "confirmed"  # a freed seat goes on
     assert_counts(oid, 3)
+    assert_counts(other, 1)
     assert runner.invoke(args=["seats", "check"]).exit_code == 0
 
 
