@@ -174,6 +174,18 @@ def test_held_places_go_only_to_wheelchair_users_until_released(make):
         ask(occurrence, wheelchair=True)
 
 
+def test_a_held_place_given_back_by_a_wheelchair_user_is_held_again(make):
+    occurrence = make.occurrence(capacity=4, wheelchair_spaces=1)
+    taken = ask(occurrence, wheelchair=True)
+    assert rules.held_left(occurrence) == 0
+    rules.cancel_by_attendee(taken.id)
+    assert rules.held_left(occurrence) == 1  # for the next wheelchair user, not anyone
+    ask(occurrence, seats=3)
+    with pytest.raises(OccurrenceFull):
+        ask(occurrence)
+    assert ask(occurrence, wheelchair=True).status == BookingStatus.CONFIRMED
+
+
 def test_a_wheelchair_users_companions_take_ordinary_seats(make):
     occurrence = make.occurrence(capacity=5, wheelchair_spaces=2)
     party = ask(occurrence, wheelchair=True, seats=3)  # one held place and two ordinary
