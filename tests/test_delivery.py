@@ -433,11 +433,10 @@ def test_an_email_is_due_from_the_moment_set_and_a_claim_is_stale_only_after_sta
     due = row.next_attempt_at
     db.session.commit()
     assert outbox.claim(10, "early", now=due - timedelta(microseconds=1)) == []
-    [row_id] = outbox.claim(10, "on-time", now=due)
-    claimed = due
+    [row_id] = outbox.claim(10, "on-time", now=due)  # claimed at ``due``
     # a worker that went quiet exactly STALE_CLAIM ago may still be sending it
-    assert outbox.claim(10, "rescuer", now=claimed + outbox.STALE_CLAIM) == []
-    later = claimed + outbox.STALE_CLAIM + timedelta(microseconds=1)
+    assert outbox.claim(10, "rescuer", now=due + outbox.STALE_CLAIM) == []
+    later = due + outbox.STALE_CLAIM + timedelta(microseconds=1)
     assert outbox.claim(10, "rescuer", now=later) == [row_id]
     db.session.expire_all()
     row = db.session.get(OutboxMessage, row_id)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, func, insert, select, true, update
+from sqlalchemy import Integer, Select, bindparam, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, load_only, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -499,8 +499,7 @@ def _book_in_one_statement(
         _row_values(AuditEntry.__table__, "a_", entry, "object_id"),
     )
     values = {"occurrence_id": occurrence.id, "seats": booking.seats, "updated_at": now}
-    for row_values in rows:
-        values.update(row_values)
+    values.update(rows[0] | rows[1] | rows[2])  # their names never clash: each has its prefix
     row = db.session.execute(_one_statement(*(tuple(r) for r in rows)), values).first()
     if row is None:  # the seats no longer fit (or the date was cancelled): nothing written
         db.session.rollback()
@@ -515,7 +514,7 @@ def _book_in_one_statement(
     return booking
 
 
-_ONE_STATEMENTS: dict = {}
+_ONE_STATEMENTS: dict[tuple, Select] = {}  # by the columns each part fills
 
 
 def _insert_from(table, prefix: str, key: str, source, names: tuple[str, ...], returning=True):
